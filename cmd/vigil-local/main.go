@@ -1,0 +1,71 @@
+// Command vigil-local runs Vigil on this machine with no AWS account: moto
+// stands in for AWS, the real function binaries run under the Lambda Runtime
+// Interface Emulator, and a demo bridge is the monitored system.
+//
+//	vigil-local run                      the demo scenario (make run)
+//	vigil-local invoke FUNCTION EVENT    one function, one event file (make invoke)
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/vigil-monitor/vigil/internal/demobridge"
+	"github.com/vigil-monitor/vigil/internal/localrun"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "vigil-local:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		args = []string{"run"}
+	}
+	dir, err := os.MkdirTemp("", "vigil-local-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	switch args[0] {
+	case "run":
+		s, err := localrun.Start(ctx, localrun.Options{Dir: dir, Bridge: demobridge.New(demobridge.Options{InitChecks: 1})})
+		if err != nil {
+			return err
+		}
+		defer s.Stop()
+		if err := s.Demo(ctx, os.Stdout); err != nil {
+			return fmt.Errorf("%w (function logs were in %s)", err, dir)
+		}
+		fmt.Println("Everything started by this run is stopped now.")
+		return nil
+	case "invoke":
+		if len(args) != 3 {
+			return fmt.Errorf("usage: vigil-local invoke healthcheck|recovery|status EVENT_FILE")
+		}
+		event, err := os.ReadFile(args[2])
+		if err != nil {
+			return err
+		}
+		s, err := localrun.Start(ctx, localrun.Options{Dir: dir, Functions: []string{args[1]}, Bridge: demobridge.New(demobridge.Options{}), Log: os.Stderr})
+		if err != nil {
+			return err
+		}
+		defer s.Stop()
+		out, err := s.Invoke(ctx, "vigil-"+args[1], event)
+		if err != nil {
+			return err
+		}
+		fmt.Println(string(out))
+		return nil
+	}
+	return fmt.Errorf("unknown command %q (want run or invoke)", args[0])
+}

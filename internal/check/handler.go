@@ -1,0 +1,323 @@
+package check
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+
+	"github.com/vigil-monitor/vigil/internal/config"
+	"github.com/vigil-monitor/vigil/internal/health"
+	"github.com/vigil-monitor/vigil/internal/metrics"
+	"github.com/vigil-monitor/vigil/internal/notify"
+	"github.com/vigil-monitor/vigil/internal/probe"
+	"github.com/vigil-monitor/vigil/internal/store"
+)
+
+// RecordStore persists integration records (implemented by *store.Store).
+type RecordStore interface {
+	Update(ctx context.Context, integration string, fn store.UpdateFunc) (health.Record, error)
+	PutHistory(ctx context.Context, integration string, ts []health.Transition) error
+}
+
+// MetricsPublisher sends datums to CloudWatch (implemented by *metrics.Publisher).
+type MetricsPublisher interface {
+	Publish(ctx context.Context, datums []types.MetricDatum) (int, error)
+}
+
+// Notifier publishes state changes (implemented by *notify.Publisher).
+type Notifier interface {
+	Publish(ctx context.Context, ev notify.Event) error
+}
+
+// RecoveryStarter starts the recovery workflow of a record whose recovery is
+// due (implemented by *recovery.Starter). started is false when an execution
+// of that name already exists.
+type RecoveryStarter interface {
+	Start(ctx context.Context, rec health.Record, integ config.Integration) (started bool, err error)
+}
+
+// HeaderResolver resolves secret headers at run time (implemented by
+// *secret.Resolver).
+type HeaderResolver interface {
+	Headers(ctx context.Context, plain map[string]string, secrets map[string]config.SecretRef) (http.Header, error)
+}
+
+// ConfigSource returns the current configuration document.
+type ConfigSource func(ctx context.Context) (*config.Document, error)
+
+// Handler runs scheduled checks. Build it once per container; Handle is safe
+// for concurrent use.
+type Handler struct {
+	Config   ConfigSource
+	Store    RecordStore
+	Metrics  MetricsPublisher
+	Notifier Notifier
+	Starter  RecoveryStarter
+	Secrets  HeaderResolver // nil when no component uses secret headers
+	Probers  map[string]probe.ProbeFn
+	// Concurrency bounds probes in flight (default 64) and integrations
+	// written at once (a quarter of it).
+	Concurrency int
+	// Reserve is the time kept back from the Lambda deadline to persist and
+	// publish after probing (default 3 s).
+	Reserve time.Duration
+	Logger  *slog.Logger
+	Now     func() time.Time
+
+	// publishFailures counts metric batches that failed, reported with the
+	// next heartbeat so a silent metrics outage still shows.
+	publishFailures atomic.Int64
+}
+
+// Result summarizes one invocation; it is the function's response.
+type Result struct {
+	Tick         time.Time           `json:"tick"`
+	Integrations []IntegrationResult `json:"integrations"`
+	MetricCalls  int                 `json:"metric_calls"`
+	MetricDatums int                 `json:"metric_datums"`
+	MetricsError string              `json:"metrics_error,omitempty"`
+	DurationMs   float64             `json:"duration_ms"`
+}
+
+// IntegrationResult is what one check did to one integration.
+type IntegrationResult struct {
+	Name                string                   `json:"name"`
+	Outcome             string                   `json:"outcome"` // applied | duplicate | stale | error
+	State               health.State             `json:"state"`
+	Score               float64                  `json:"score"`
+	ConsecutiveFailures int                      `json:"consecutive_failures"`
+	Transitions         []health.Transition      `json:"transitions,omitempty"`
+	Components          []health.ComponentStatus `json:"components"`
+	RecoveryDue         bool                     `json:"recovery_due,omitempty"`
+	RecoveryExecution   string                   `json:"recovery_execution,omitempty"`
+	RecoveryStarted     bool                     `json:"recovery_started,omitempty"`
+	Error               string                   `json:"error,omitempty"`
+}
+
+var outcomeNames = map[health.Outcome]string{health.Applied: "applied", health.Duplicate: "duplicate", health.Stale: "stale"}
+
+// Handle runs one check of the event's integrations. Probe failures are data;
+// the returned error reports infrastructure failures (store, recovery start)
+// after everything that could be recorded was recorded.
+func (h *Handler) Handle(ctx context.Context, ev Event) (Result, error) {
+	start := h.now()
+	tick, err := ev.Tick(start)
+	if err != nil {
+		return Result{}, err
+	}
+	doc, err := h.Config(ctx)
+	if err != nil {
+		return Result{}, fmt.Errorf("check: load config: %w", err)
+	}
+	integs, err := doc.Select(ev.Integrations)
+	if err != nil {
+		return Result{}, fmt.Errorf("check: select integrations: %w", err)
+	}
+	log := h.logger().With("request_id", requestID(ctx), "tick", tick.Format(time.RFC3339))
+
+	results := h.probeAll(ctx, log, integs)
+
+	out := Result{Tick: tick, Integrations: make([]IntegrationResult, len(integs))}
+	datums := make([][]types.MetricDatum, len(integs))
+	errs := make([]error, len(integs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(1, h.concurrency()/4))
+	for i, integ := range integs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out.Integrations[i], datums[i], errs[i] = h.apply(ctx, log.With("integration", integ.Name), integ, tick, results[i])
+		}()
+	}
+	wg.Wait()
+
+	var all []types.MetricDatum
+	for _, d := range datums {
+		all = append(all, d...)
+	}
+	all = append(all, metrics.Heartbeat(tick, int(h.publishFailures.Load()))...)
+	out.MetricDatums = len(all)
+	calls, perr := h.Metrics.Publish(ctx, all)
+	out.MetricCalls = calls
+	if perr != nil {
+		// Metrics never cost state: the records are already written.
+		h.publishFailures.Add(int64(metrics.FailedBatches(perr)))
+		out.MetricsError = perr.Error()
+		log.Error("publish metrics failed", "error", perr, "datums", len(all))
+	} else {
+		h.publishFailures.Store(0)
+	}
+	out.DurationMs = msSince(start, h.now())
+	log.Info("check done", "integrations", len(integs), "metric_calls", calls, "duration_ms", out.DurationMs)
+	return out, errors.Join(errs...)
+}
+
+// probeAll probes every component of every integration in one bounded pool,
+// so the invocation takes about as long as its slowest probe.
+func (h *Handler) probeAll(ctx context.Context, log *slog.Logger, integs []config.Integration) [][]probe.Result {
+	var comps []config.Component
+	var headers []http.Header
+	for _, integ := range integs {
+		for _, c := range integ.Components {
+			comps = append(comps, c)
+			headers = append(headers, h.headers(ctx, log.With("integration", integ.Name), c))
+		}
+	}
+	pctx := ctx
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		pctx, cancel = context.WithDeadline(ctx, dl.Add(-h.reserve()))
+		defer cancel()
+	}
+	flat := probe.Run(pctx, h.Probers, comps, headers, h.concurrency())
+	out := make([][]probe.Result, len(integs))
+	n := 0
+	for i, integ := range integs {
+		out[i] = flat[n : n+len(integ.Components)]
+		n += len(integ.Components)
+	}
+	return out
+}
+
+// headers resolves a component's secret headers. A secret that cannot be
+// resolved is sent as nothing; the probe then fails on the target's answer
+// and the error is logged with the secret's name, never its value.
+func (h *Handler) headers(ctx context.Context, log *slog.Logger, c config.Component) http.Header {
+	var plain map[string]string
+	var secrets map[string]config.SecretRef
+	switch {
+	case c.HTTP != nil:
+		plain, secrets = c.HTTP.Headers, c.HTTP.SecretHeaders
+	case c.WebSocket != nil:
+		plain, secrets = c.WebSocket.Headers, c.WebSocket.SecretHeaders
+	}
+	if len(secrets) == 0 || h.Secrets == nil {
+		return nil
+	}
+	hdr, err := h.Secrets.Headers(ctx, plain, secrets)
+	if err != nil {
+		log.Error("resolve secret headers failed", "component", c.Name, "error", err)
+		return nil
+	}
+	return hdr
+}
+
+// apply evaluates, persists and acts on one integration's results.
+func (h *Handler) apply(ctx context.Context, log *slog.Logger, integ config.Integration, tick time.Time, results []probe.Result) (IntegrationResult, []types.MetricDatum, error) {
+	ir := IntegrationResult{Name: integ.Name}
+	chk := health.Check{Integration: integ, Tick: tick, Results: results, Duration: slowest(results)}
+	var dec health.Decision
+	rec, err := h.Store.Update(ctx, integ.Name, func(cur health.Record) (health.Record, bool, error) {
+		var next health.Record
+		next, dec = health.Evaluate(cur, chk, h.now())
+		return next, dec.Outcome != health.Duplicate, nil
+	})
+	if err != nil {
+		ir.Outcome, ir.Error = "error", err.Error()
+		log.Error("persist check failed", "error", err)
+		return ir, nil, fmt.Errorf("check: %s: %w", integ.Name, err)
+	}
+	ir.Outcome = outcomeNames[dec.Outcome]
+	ir.State, ir.Score, ir.ConsecutiveFailures = rec.State, rec.Score, rec.ConsecutiveFailures
+	ir.Components, ir.Transitions = rec.Components, dec.Transitions
+	switch dec.Outcome {
+	case health.Duplicate:
+		log.Info("duplicate tick ignored")
+		return ir, nil, nil
+	case health.Stale:
+		// ForCheck publishes only StaleTicks for a tick older than the record.
+		log.Warn("stale tick ignored", "last_tick", rec.LastTick, "stale_ticks", rec.StaleTicks)
+		return ir, metrics.ForCheck(integ, rec, results, tick), nil
+	}
+
+	var errs []error
+	if len(dec.Transitions) > 0 {
+		if err := h.Store.PutHistory(ctx, integ.Name, dec.Transitions); err != nil {
+			// The transitions are also in the state item; a lost history
+			// item only shortens the long-term log, so record and go on.
+			log.Error("write history failed", "error", err)
+		}
+		for _, t := range dec.Transitions {
+			log.Info("state changed", "from", t.From, "to", t.To, "cause", t.Cause, "notified", dec.Notify)
+		}
+	}
+	if dec.Notify {
+		for _, t := range dec.Transitions {
+			ev := notify.Event{Kind: "state_change", Integration: integ.Name, From: t.From, To: t.To, Cause: t.Cause, At: t.At}
+			if err := h.Notifier.Publish(ctx, ev); err != nil {
+				log.Error("notify state change failed", "error", err)
+				errs = append(errs, fmt.Errorf("check: notify %s: %w", integ.Name, err))
+			}
+		}
+	}
+	if dec.StartRecovery {
+		ir.RecoveryDue, ir.RecoveryExecution = true, rec.Recovery.ExecutionName
+		started, err := h.Starter.Start(ctx, rec, integ)
+		switch {
+		case err != nil:
+			// The record keeps Recovery.Pending: the next check retries the
+			// start under the same execution name.
+			log.Error("start recovery failed; will retry next check", "execution", rec.Recovery.ExecutionName, "error", err)
+			errs = append(errs, fmt.Errorf("check: start recovery of %s: %w", integ.Name, err))
+		default:
+			ir.RecoveryStarted = started
+			log.Info("recovery start requested", "execution", rec.Recovery.ExecutionName, "started", started)
+		}
+	}
+	return ir, metrics.ForCheck(integ, rec, results, tick), errors.Join(errs...)
+}
+
+// requestID is the Lambda request id, or "" outside Lambda.
+func requestID(ctx context.Context) string {
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		return lc.AwsRequestID
+	}
+	return ""
+}
+
+func slowest(rs []probe.Result) time.Duration {
+	var d time.Duration
+	for _, r := range rs {
+		d = max(d, r.Latency)
+	}
+	return d
+}
+
+func msSince(a, b time.Time) float64 { return float64(b.Sub(a).Microseconds()) / 1000 }
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+func (h *Handler) logger() *slog.Logger {
+	if h.Logger != nil {
+		return h.Logger
+	}
+	return slog.Default()
+}
+
+func (h *Handler) concurrency() int {
+	if h.Concurrency > 0 {
+		return h.Concurrency
+	}
+	return 64
+}
+
+func (h *Handler) reserve() time.Duration {
+	if h.Reserve > 0 {
+		return h.Reserve
+	}
+	return 3 * time.Second
+}

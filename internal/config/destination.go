@@ -1,0 +1,156 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// imdsV6 is the IPv6 address of the EC2 instance metadata service; it is a
+// unique-local address, so IsLinkLocalUnicast does not cover it.
+var imdsV6 = netip.MustParseAddr("fd00:ec2::254")
+
+// CheckAddr reports whether a probe or webhook may connect to ip (SPEC §10).
+// It refuses, with an error wrapping ErrRefusedDestination:
+//   - loopback (127.0.0.0/8, ::1) and the unspecified address (0.0.0.0, ::),
+//     which reaches the local host too, unless allowLoopback;
+//   - link-local (169.254.0.0/16, fe80::/10, link-local multicast) and the
+//     instance metadata address fd00:ec2::254, unless allowLinkLocal.
+//
+// Call it at load time for literal IPs and again at dial time on every
+// resolved address, since a host name may resolve to any of these.
+// IPv4-mapped IPv6 addresses are judged as their IPv4 form.
+func CheckAddr(ip netip.Addr, allowLoopback, allowLinkLocal bool) error {
+	if !ip.IsValid() {
+		return fmt.Errorf("%w: invalid IP address", ErrRefusedDestination)
+	}
+	ip = ip.Unmap()
+	if (ip.IsLoopback() || ip.IsUnspecified()) && !allowLoopback {
+		return fmt.Errorf("%w: %s is a loopback address", ErrRefusedDestination, ip)
+	}
+	if (ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.WithZone("") == imdsV6) && !allowLinkLocal {
+		return fmt.Errorf("%w: %s is a link-local or instance metadata address", ErrRefusedDestination, ip)
+	}
+	return nil
+}
+
+// checkHost judges a host taken from a target before any DNS resolution:
+// literal IPs through CheckAddr, and "localhost" names (RFC 6761) as loopback.
+func checkHost(host string, allowLoopback, allowLinkLocal bool) error {
+	h := strings.TrimSuffix(strings.ToLower(host), ".")
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		if allowLoopback {
+			return nil
+		}
+		return fmt.Errorf("%w: %q is a loopback name", ErrRefusedDestination, host)
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return CheckAddr(ip, allowLoopback, allowLinkLocal)
+	}
+	// Some resolvers read "127.1", "2130706433" or "0x7f.1" as IPv4 addresses;
+	// a name made only of digits, dots and hex prefixes is refused rather than
+	// left to whichever reading the resolver picks.
+	if looksNumeric(h) {
+		return fmt.Errorf("%w: %q is neither a canonical IP address nor a host name", ErrInvalidTarget, host)
+	}
+	return nil
+}
+
+func looksNumeric(h string) bool {
+	if h == "" {
+		return false
+	}
+	for _, part := range strings.Split(h, ".") {
+		p := strings.TrimPrefix(part, "0x")
+		if p == "" {
+			continue
+		}
+		if _, err := strconv.ParseUint(p, 16, 64); err != nil {
+			return false
+		}
+		if part == p && strings.ContainsAny(p, "abcdef") {
+			// Without a 0x prefix a hex-looking label ("cafe") is a plain name.
+			return false
+		}
+	}
+	return true
+}
+
+// URL schemes each use accepts. Any other scheme is refused outright (SPEC §10).
+var (
+	httpSchemes = []string{"http", "https"}
+	wsSchemes   = []string{"ws", "wss"}
+)
+
+// checkURL parses raw and checks its scheme against want and its host
+// against the refused destinations.
+func checkURL(raw string, want []string, allowLoopback, allowLinkLocal bool) error {
+	if raw == "" {
+		return ErrRequired
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%w: %q: %v", ErrInvalidTarget, raw, err)
+	}
+	scheme := strings.ToLower(u.Scheme)
+	switch scheme {
+	case "http", "https", "ws", "wss":
+	case "":
+		return fmt.Errorf("%w: %q has no scheme (want %s)", ErrInvalidTarget, raw, strings.Join(want, " or "))
+	default:
+		return fmt.Errorf("%w: scheme %q is not allowed (want %s)", ErrRefusedDestination, u.Scheme, strings.Join(want, " or "))
+	}
+	if !slices.Contains(want, scheme) {
+		return fmt.Errorf("%w: scheme %q does not suit this use (want %s)", ErrInvalidTarget, u.Scheme, strings.Join(want, " or "))
+	}
+	if u.Opaque != "" || u.Host == "" {
+		return fmt.Errorf("%w: %q has no host", ErrInvalidTarget, raw)
+	}
+	// Credentials in a URL would be logged with it; secrets belong in
+	// secret_headers.
+	if u.User != nil {
+		return fmt.Errorf("%w: %q carries credentials; use secret_headers", ErrInvalidTarget, raw)
+	}
+	if u.Fragment != "" {
+		return fmt.Errorf("%w: %q has a fragment, which is never sent", ErrInvalidTarget, raw)
+	}
+	if p := u.Port(); p != "" {
+		if err := checkPort(p); err != nil {
+			return err
+		}
+	}
+	if u.Hostname() == "" {
+		return fmt.Errorf("%w: %q has no host", ErrInvalidTarget, raw)
+	}
+	return checkHost(u.Hostname(), allowLoopback, allowLinkLocal)
+}
+
+// checkHostPort checks a tcp target "host:port".
+func checkHostPort(raw string, allowLoopback, allowLinkLocal bool) error {
+	if raw == "" {
+		return ErrRequired
+	}
+	host, port, err := net.SplitHostPort(raw)
+	if err != nil {
+		return fmt.Errorf("%w: %q is not host:port: %v", ErrInvalidTarget, raw, err)
+	}
+	if host == "" {
+		return fmt.Errorf("%w: %q has no host", ErrInvalidTarget, raw)
+	}
+	if err := checkPort(port); err != nil {
+		return err
+	}
+	return checkHost(host, allowLoopback, allowLinkLocal)
+}
+
+func checkPort(p string) error {
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("%w: port %q is not in 1..65535", ErrInvalidTarget, p)
+	}
+	return nil
+}

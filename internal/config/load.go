@@ -1,0 +1,146 @@
+package config
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"gopkg.in/yaml.v3"
+)
+
+// Parse decodes a YAML document strictly, fills defaults and validates it.
+// An unknown field is refused with its line; a document with any invalid
+// field is refused as a whole with every problem listed, one per line, each
+// naming the integration, component and field.
+func Parse(data []byte) (*Document, error) {
+	doc, err := parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return doc, nil
+}
+
+// parse is Parse without the package prefix, so loaders can name the source
+// right after it.
+func parse(data []byte) (*Document, error) {
+	doc, err := decode(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := doc.ValidateAndSetDefaults(); err != nil {
+		return nil, fmt.Errorf("invalid document, %d problem(s):\n%w", countProblems(err), err)
+	}
+	return doc, nil
+}
+
+func decode(data []byte) (*Document, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var doc Document
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("empty document: %w", ErrNoIntegrations)
+		}
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	// A second document in the stream would be silently ignored otherwise.
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, errors.New("decode: more than one YAML document in the stream")
+	}
+	// The typed decode cannot tell "weight: 0" from no weight; a lenient
+	// second pass records which weights were written.
+	var shadow struct {
+		Integrations []struct {
+			Components []struct {
+				Weight *float64 `yaml:"weight"`
+			} `yaml:"components"`
+		} `yaml:"integrations"`
+	}
+	if err := yaml.Unmarshal(data, &shadow); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	for i, in := range shadow.Integrations {
+		for j, c := range in.Components {
+			if i < len(doc.Integrations) && j < len(doc.Integrations[i].Components) {
+				doc.Integrations[i].Components[j].weightSet = c.Weight != nil
+			}
+		}
+	}
+	return &doc, nil
+}
+
+// LoadFile reads and parses the document at path (see Parse).
+func LoadFile(path string) (*Document, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: load: %w", err)
+	}
+	doc, err := parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	return doc, nil
+}
+
+// SSMGetter is the part of the SSM client LoadSSM needs; *ssm.Client
+// satisfies it.
+type SSMGetter interface {
+	GetParameter(ctx context.Context, in *ssm.GetParameterInput, optFns ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
+}
+
+var _ SSMGetter = (*ssm.Client)(nil)
+
+// LoadSSM reads the document from the SSM parameter name (String or
+// SecureString, decrypted) and parses it (see Parse). It lets targets change
+// without a redeploy.
+func LoadSSM(ctx context.Context, client SSMGetter, name string) (*Document, error) {
+	out, err := client.GetParameter(ctx, &ssm.GetParameterInput{
+		Name:           aws.String(name),
+		WithDecryption: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("config: get SSM parameter %s: %w", name, err)
+	}
+	if out.Parameter == nil || out.Parameter.Value == nil {
+		return nil, fmt.Errorf("config: SSM parameter %s has no value", name)
+	}
+	doc, err := parse([]byte(*out.Parameter.Value))
+	if err != nil {
+		return nil, fmt.Errorf("config: SSM parameter %s: %w", name, err)
+	}
+	return doc, nil
+}
+
+// Key identifies the integration in state records, metrics and execution
+// names: its name, unique within a document.
+func (in Integration) Key() string { return in.Name }
+
+// Select returns the integrations named, in document order; no names selects
+// all. Unknown names are an error wrapping ErrUnknownIntegration that lists
+// them, so a mistyped schedule input fails loudly instead of checking nothing.
+func (d *Document) Select(names []string) ([]Integration, error) {
+	if len(names) == 0 {
+		return d.Integrations, nil
+	}
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	var out []Integration
+	for _, in := range d.Integrations {
+		if want[in.Name] {
+			out = append(out, in)
+			delete(want, in.Name)
+		}
+	}
+	if len(want) > 0 {
+		return nil, fmt.Errorf("config: select: %w: %s", ErrUnknownIntegration, quoteList(sortedKeys(want)))
+	}
+	return out, nil
+}

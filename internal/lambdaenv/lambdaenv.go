@@ -1,0 +1,108 @@
+// Package lambdaenv reads the settings every Vigil function shares from its
+// environment (set by template.yaml, or by the local runner) and builds the
+// pieces they all wire the same way: the JSON logger and the config source.
+package lambdaenv
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vigil-monitor/vigil/internal/config"
+)
+
+// Settings are the functions' environment variables.
+type Settings struct {
+	Table           string // VIGIL_TABLE (required)
+	Namespace       string // VIGIL_NAMESPACE, default "Vigil"
+	TopicARN        string // VIGIL_TOPIC_ARN; empty disables notifications
+	StateMachineARN string // VIGIL_STATE_MACHINE_ARN (HealthCheck only)
+	ConfigFile      string // VIGIL_CONFIG_FILE, default vigil.yaml beside the bootstrap
+	ConfigParameter string // VIGIL_CONFIG_PARAMETER: SSM parameter holding the document; wins over the file
+	LogLevel        slog.Level
+}
+
+// FromEnv reads Settings. A missing required variable is an error naming it.
+func FromEnv() (Settings, error) {
+	s := Settings{
+		Table:           os.Getenv("VIGIL_TABLE"),
+		Namespace:       getenv("VIGIL_NAMESPACE", "Vigil"),
+		TopicARN:        os.Getenv("VIGIL_TOPIC_ARN"),
+		StateMachineARN: os.Getenv("VIGIL_STATE_MACHINE_ARN"),
+		ConfigFile:      getenv("VIGIL_CONFIG_FILE", "vigil.yaml"),
+		ConfigParameter: os.Getenv("VIGIL_CONFIG_PARAMETER"),
+	}
+	if s.Table == "" {
+		return s, fmt.Errorf("lambdaenv: VIGIL_TABLE is not set")
+	}
+	if root := os.Getenv("LAMBDA_TASK_ROOT"); root != "" && !filepath.IsAbs(s.ConfigFile) {
+		s.ConfigFile = filepath.Join(root, s.ConfigFile)
+	}
+	if err := s.LogLevel.UnmarshalText([]byte(getenv("LOG_LEVEL", "INFO"))); err != nil {
+		return s, fmt.Errorf("lambdaenv: LOG_LEVEL %q: want DEBUG, INFO, WARN or ERROR", os.Getenv("LOG_LEVEL"))
+	}
+	return s, nil
+}
+
+// Logger returns the JSON logger every function logs with.
+func (s Settings) Logger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: s.LogLevel}))
+}
+
+// ConfigSource returns the function that yields the configuration document.
+// A bundled file is read and validated once, at start-up, so a bad file fails
+// the cold start loudly. An SSM parameter is re-read at most once per ttl, so
+// targets change without a redeploy; if a refresh fails or the new document is
+// invalid, the last good document is kept and the error is logged.
+func (s Settings) ConfigSource(ssm config.SSMGetter, ttl time.Duration, log *slog.Logger) (func(context.Context) (*config.Document, error), error) {
+	if s.ConfigParameter == "" {
+		doc, err := config.LoadFile(s.ConfigFile)
+		if err != nil {
+			return nil, err
+		}
+		return func(context.Context) (*config.Document, error) { return doc, nil }, nil
+	}
+	c := &ssmCache{ssm: ssm, name: s.ConfigParameter, ttl: ttl, log: log}
+	return c.get, nil
+}
+
+type ssmCache struct {
+	ssm  config.SSMGetter
+	name string
+	ttl  time.Duration
+	log  *slog.Logger
+
+	mu      sync.Mutex // guards doc and fetched
+	doc     *config.Document
+	fetched time.Time
+}
+
+func (c *ssmCache) get(ctx context.Context) (*config.Document, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.doc != nil && time.Since(c.fetched) < c.ttl {
+		return c.doc, nil
+	}
+	doc, err := config.LoadSSM(ctx, c.ssm, c.name)
+	if err != nil {
+		if c.doc != nil {
+			c.log.Error("refresh config failed; keeping the last good document", "parameter", c.name, "error", err)
+			return c.doc, nil
+		}
+		return nil, err
+	}
+	c.doc, c.fetched = doc, time.Now()
+	return doc, nil
+}
+
+func getenv(k, def string) string {
+	if v := strings.TrimSpace(os.Getenv(k)); v != "" {
+		return v
+	}
+	return def
+}

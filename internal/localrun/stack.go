@@ -1,0 +1,264 @@
+// Package localrun assembles Vigil on one machine with no AWS account: moto
+// for DynamoDB, CloudWatch, Step Functions and SNS; the real function
+// binaries under the Lambda Runtime Interface Emulator; and the demo bridge as
+// the monitored system. `make run` (cmd/vigil-local) drives it, and the
+// end-to-end tests and benchmarks use it too.
+package localrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/vigil-monitor/vigil/internal/awsenv"
+	"github.com/vigil-monitor/vigil/internal/emulator"
+	"github.com/vigil-monitor/vigil/internal/store"
+)
+
+// Names of the local resources; the account is moto's default.
+const (
+	Account          = "123456789012"
+	TableName        = "vigil-local"
+	HealthCheck      = "vigil-healthcheck"
+	Recovery         = "vigil-recovery"
+	Status           = "vigil-status"
+	stateMachineName = "vigil-recovery"
+)
+
+// Options configure a local stack.
+type Options struct {
+	// Dir receives the built binaries, the rendered config and logs.
+	Dir string
+	// Functions to build and start, by folder name under functions/
+	// (default all three).
+	Functions []string
+	// ConfigFile is the document the functions load; every 127.0.0.1:8765
+	// in it (the sample config's bridge address) is rewritten to the
+	// running bridge. Default: config/vigil.yaml of the module.
+	ConfigFile string
+	// Bridge is served on loopback and monitored; nil serves no bridge.
+	Bridge http.Handler
+	// Env is added to every function's environment.
+	Env []string
+	// Log receives the functions' and moto's output; nil writes them to
+	// files in Dir.
+	Log io.Writer
+}
+
+// Stack is a running local Vigil.
+type Stack struct {
+	Dir             string
+	Moto            *emulator.Moto
+	Clients         *awsenv.Clients
+	Functions       map[string]*emulator.Function // by function name
+	BridgeURL       string                        // http://127.0.0.1:port, when a bridge runs
+	TopicARN        string
+	QueueURL        string // SQS queue subscribed to the topic, to read notifications back
+	StateMachineARN string
+	ConfigPath      string
+
+	stops []func()
+}
+
+// Start builds the functions and starts everything. On error, whatever was
+// started is stopped again.
+func Start(ctx context.Context, o Options) (s *Stack, err error) {
+	s = &Stack{Dir: o.Dir, Functions: map[string]*emulator.Function{}}
+	defer func() {
+		if err != nil {
+			s.Stop()
+			s = nil
+		}
+	}()
+	fns := o.Functions
+	if len(fns) == 0 {
+		fns = []string{"healthcheck", "recovery", "status"}
+	}
+	rie, bootstraps, err := emulator.Build(ctx, o.Dir, fns...)
+	if err != nil {
+		return s, err
+	}
+	root, err := emulator.ModuleRoot(ctx)
+	if err != nil {
+		return s, err
+	}
+	logTo := func(name string) (io.Writer, error) {
+		if o.Log != nil {
+			return o.Log, nil
+		}
+		f, err := os.Create(filepath.Join(o.Dir, name+".log"))
+		if err != nil {
+			return nil, err
+		}
+		s.stops = append(s.stops, func() { f.Close() })
+		return f, nil
+	}
+
+	gw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return s, fmt.Errorf("localrun: listen for lambda gateway: %w", err)
+	}
+	motoLog, err := logTo("moto")
+	if err != nil {
+		return s, err
+	}
+	s.Moto, err = emulator.StartMoto(ctx, emulator.MotoOptions{LambdaGatewayPort: gw.Addr().(*net.TCPAddr).Port, Stdout: motoLog})
+	if err != nil {
+		gw.Close()
+		return s, err
+	}
+	s.stops = append(s.stops, s.Moto.Stop)
+	gateway, err := newLambdaGateway(s.Moto.Endpoint, s.Functions)
+	if err != nil {
+		gw.Close()
+		return s, err
+	}
+	gwSrv := &http.Server{Handler: gateway, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = gwSrv.Serve(gw) }()
+	s.stops = append(s.stops, func() { _ = gwSrv.Close() })
+	if err := s.Moto.EnableStepFunctions(ctx); err != nil {
+		return s, err
+	}
+	s.Clients = awsenv.New(s.Moto.AWSConfig())
+
+	if err := s.createResources(ctx, root); err != nil {
+		return s, err
+	}
+
+	if o.Bridge != nil {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return s, fmt.Errorf("localrun: listen for bridge: %w", err)
+		}
+		srv := &http.Server{Handler: o.Bridge, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = srv.Serve(l) }()
+		s.stops = append(s.stops, func() { _ = srv.Close() })
+		s.BridgeURL = "http://" + l.Addr().String()
+	}
+	if err := s.renderConfig(root, o.ConfigFile); err != nil {
+		return s, err
+	}
+
+	env := append(s.Moto.Env(),
+		"VIGIL_TABLE="+TableName,
+		"VIGIL_TOPIC_ARN="+s.TopicARN,
+		"VIGIL_STATE_MACHINE_ARN="+s.StateMachineARN,
+		"VIGIL_CONFIG_FILE="+s.ConfigPath,
+		"LOG_LEVEL=INFO",
+	)
+	env = append(env, o.Env...)
+	timeouts := map[string]time.Duration{"healthcheck": 50 * time.Second, "recovery": 60 * time.Second, "status": 10 * time.Second}
+	for _, fn := range fns {
+		name := "vigil-" + fn
+		w, err := logTo(name)
+		if err != nil {
+			return s, err
+		}
+		f, err := emulator.StartFunction(ctx, emulator.FunctionOptions{
+			Name: name, RIE: rie, Bootstrap: bootstraps[fn], Env: env, Timeout: timeouts[fn], Log: w,
+		})
+		if err != nil {
+			return s, err
+		}
+		s.Functions[name] = f
+		s.stops = append(s.stops, f.Stop)
+	}
+	return s, nil
+}
+
+// createResources makes what template.yaml would: the table, the topic (with
+// an SQS queue subscribed so notifications can be read back) and the
+// recovery state machine from statemachine/recovery.asl.json.
+func (s *Stack) createResources(ctx context.Context, root string) error {
+	if err := store.CreateTable(ctx, s.Clients.DynamoDB, TableName); err != nil {
+		return fmt.Errorf("localrun: create table: %w", err)
+	}
+	topic, err := s.Clients.SNS.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("vigil-local")})
+	if err != nil {
+		return fmt.Errorf("localrun: create topic: %w", err)
+	}
+	s.TopicARN = *topic.TopicArn
+	q := sqs.NewFromConfig(s.Clients.Config)
+	queue, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("vigil-local-notifications")})
+	if err != nil {
+		return fmt.Errorf("localrun: create queue: %w", err)
+	}
+	s.QueueURL = *queue.QueueUrl
+	queueARN := fmt.Sprintf("arn:aws:sqs:%s:%s:vigil-local-notifications", emulator.Region, Account)
+	if _, err := s.Clients.SNS.Subscribe(ctx, &sns.SubscribeInput{
+		TopicArn: topic.TopicArn, Protocol: aws.String("sqs"), Endpoint: aws.String(queueARN),
+		Attributes: map[string]string{"RawMessageDelivery": "true"},
+	}); err != nil {
+		return fmt.Errorf("localrun: subscribe queue: %w", err)
+	}
+	def, err := os.ReadFile(filepath.Join(root, "statemachine", "recovery.asl.json"))
+	if err != nil {
+		return fmt.Errorf("localrun: read state machine: %w", err)
+	}
+	fnARN := fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", emulator.Region, Account, Recovery)
+	sm, err := s.Clients.SFN.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
+		Name:       aws.String(stateMachineName),
+		Definition: aws.String(strings.ReplaceAll(string(def), "${RecoveryFunctionArn}", fnARN)),
+		RoleArn:    aws.String(fmt.Sprintf("arn:aws:iam::%s:role/vigil-recovery", Account)),
+	})
+	if err != nil {
+		return fmt.Errorf("localrun: create state machine: %w", err)
+	}
+	s.StateMachineARN = *sm.StateMachineArn
+	return nil
+}
+
+func (s *Stack) renderConfig(root, src string) error {
+	if src == "" {
+		src = filepath.Join(root, "config", "vigil.yaml")
+	}
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return fmt.Errorf("localrun: read config: %w", err)
+	}
+	text := string(b)
+	if s.BridgeURL != "" {
+		text = strings.ReplaceAll(text, "127.0.0.1:8765", strings.TrimPrefix(s.BridgeURL, "http://"))
+	}
+	s.ConfigPath = filepath.Join(s.Dir, "vigil.yaml")
+	if err := os.WriteFile(s.ConfigPath, []byte(text), 0o644); err != nil {
+		return fmt.Errorf("localrun: write config: %w", err)
+	}
+	return nil
+}
+
+// Invoke sends an event to a running function and returns its response.
+func (s *Stack) Invoke(ctx context.Context, function string, event []byte) ([]byte, error) {
+	f, ok := s.Functions[function]
+	if !ok {
+		return nil, fmt.Errorf("localrun: function %q is not running", function)
+	}
+	return f.Invoke(ctx, event)
+}
+
+// Stop stops everything Start started, newest first.
+func (s *Stack) Stop() {
+	if s == nil {
+		return
+	}
+	for i := len(s.stops) - 1; i >= 0; i-- {
+		s.stops[i]()
+	}
+	s.stops = nil
+}
+
+// ErrFunctionFailed reports a function invocation that returned a Lambda
+// function error document.
+var ErrFunctionFailed = errors.New("function returned an error")

@@ -1,0 +1,258 @@
+package metrics
+
+import (
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/vigil-monitor/vigil/internal/config"
+	"github.com/vigil-monitor/vigil/internal/health"
+	"github.com/vigil-monitor/vigil/internal/probe"
+)
+
+var tick = time.Date(2025, 11, 27, 14, 0, 0, 0, time.UTC)
+
+func ptr[T any](v T) *T { return &v }
+
+// flat renders a datum as "Name{Dim=Val,…}=value unit" for readable tables.
+func flat(d types.MetricDatum) string {
+	var b strings.Builder
+	b.WriteString(aws.ToString(d.MetricName))
+	if len(d.Dimensions) > 0 {
+		var parts []string
+		for _, dim := range d.Dimensions {
+			parts = append(parts, aws.ToString(dim.Name)+"="+aws.ToString(dim.Value))
+		}
+		b.WriteString("{" + strings.Join(parts, ",") + "}")
+	}
+	b.WriteString("=" + strconv.FormatFloat(aws.ToFloat64(d.Value), 'f', -1, 64))
+	b.WriteString(" " + string(d.Unit))
+	return b.String()
+}
+
+func integration(componentMetrics bool) config.Integration {
+	return config.Integration{
+		Name:             "agent-bridge",
+		ComponentMetrics: componentMetrics,
+		Components: []config.Component{
+			{Name: "orchestrator", Type: config.TypeHTTP, HTTP: &config.HTTPProbe{Metrics: []config.ExtractedMetric{
+				{Name: "MemoryMB", JSONPath: "memory_mb", Unit: "Megabytes"},
+				{Name: "AsyncTasks", JSONPath: "async_tasks"},
+			}}},
+			{Name: "websocket-manager", Type: config.TypeWebSocket},
+		},
+	}
+}
+
+func TestForCheck(t *testing.T) {
+	rec := health.Record{
+		Integration: "agent-bridge", State: health.Degraded, Score: 75, LastTick: tick,
+		ConsecutiveFailures: 2,
+		Availability:        health.Availability{LatencyMs: []float64{10, 42.5}},
+	}
+	results := []probe.Result{
+		{Component: "orchestrator", Healthy: true, Latency: 40 * time.Millisecond,
+			Metrics: map[string]float64{"MemoryMB": 512, "AsyncTasks": 7, "Unlisted": 1}},
+		{Component: "websocket-manager", Healthy: false, Latency: 1500 * time.Millisecond, CertDaysLeft: ptr(12.5)},
+	}
+	base := []string{
+		"HealthScore{Integration=agent-bridge}=75 None",
+		"Healthy{Integration=agent-bridge}=0 None",
+		"State{Integration=agent-bridge}=3 None",
+		"ConsecutiveFailures{Integration=agent-bridge}=2 Count",
+		"CheckDuration{Integration=agent-bridge}=42.5 Milliseconds",
+	}
+	bodyAndCert := []string{
+		"MemoryMB{Integration=agent-bridge,Component=orchestrator}=512 Megabytes",
+		"AsyncTasks{Integration=agent-bridge,Component=orchestrator}=7 None",
+		"CertificateDaysLeft{Integration=agent-bridge,Component=websocket-manager}=12.5 None",
+	}
+	tests := []struct {
+		name    string
+		integ   config.Integration
+		rec     health.Record
+		results []probe.Result
+		at      time.Time
+		want    []string
+	}{
+		{
+			name:  "integration series, body metrics and certificate, no component series",
+			integ: integration(false), rec: rec, results: results, at: tick,
+			want: append(slices.Clone(base), bodyAndCert...),
+		},
+		{
+			name:  "component series when enabled",
+			integ: integration(true), rec: rec, results: results, at: tick,
+			want: append(slices.Clone(base),
+				"ComponentHealthy{Integration=agent-bridge,Component=orchestrator}=1 None",
+				"ComponentLatency{Integration=agent-bridge,Component=orchestrator}=40 Milliseconds",
+				"MemoryMB{Integration=agent-bridge,Component=orchestrator}=512 Megabytes",
+				"AsyncTasks{Integration=agent-bridge,Component=orchestrator}=7 None",
+				"ComponentHealthy{Integration=agent-bridge,Component=websocket-manager}=0 None",
+				"ComponentLatency{Integration=agent-bridge,Component=websocket-manager}=1500 Milliseconds",
+				"CertificateDaysLeft{Integration=agent-bridge,Component=websocket-manager}=12.5 None",
+			),
+		},
+		{
+			name:  "active is healthy; duration falls back to the slowest probe",
+			integ: config.Integration{Name: "x"},
+			rec:   health.Record{State: health.Active, Score: 100, LastTick: tick},
+			results: []probe.Result{
+				{Component: "a", Healthy: true, Latency: 3 * time.Millisecond},
+				{Component: "b", Healthy: true, Latency: 9 * time.Millisecond},
+			},
+			at: tick,
+			want: []string{
+				"HealthScore{Integration=x}=100 None",
+				"Healthy{Integration=x}=1 None",
+				"State{Integration=x}=2 None",
+				"ConsecutiveFailures{Integration=x}=0 Count",
+				"CheckDuration{Integration=x}=9 Milliseconds",
+			},
+		},
+		{
+			name:  "non-finite body values are dropped",
+			integ: integration(false),
+			rec:   health.Record{State: health.Failed, LastTick: tick},
+			results: []probe.Result{
+				{Component: "orchestrator", Metrics: map[string]float64{"MemoryMB": math.NaN(), "AsyncTasks": math.Inf(1)}},
+			},
+			at: tick,
+			want: []string{
+				"HealthScore{Integration=agent-bridge}=0 None",
+				"Healthy{Integration=agent-bridge}=0 None",
+				"State{Integration=agent-bridge}=4 None",
+				"ConsecutiveFailures{Integration=agent-bridge}=0 Count",
+				"CheckDuration{Integration=agent-bridge}=0 Milliseconds",
+			},
+		},
+		{
+			name:  "stale tick publishes only StaleTicks",
+			integ: integration(true), rec: rec, results: results, at: tick.Add(-time.Minute),
+			want: []string{"StaleTicks{Integration=agent-bridge}=1 Count"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := ForCheck(tt.integ, tt.rec, tt.results, tt.at)
+			var flatGot []string
+			for _, d := range got {
+				flatGot = append(flatGot, flat(d))
+				if !d.Timestamp.Equal(tt.at) {
+					t.Errorf("%s: timestamp %v, want %v", flat(d), d.Timestamp, tt.at)
+				}
+			}
+			if !slices.Equal(flatGot, tt.want) {
+				t.Errorf("datums:\n got %q\nwant %q", flatGot, tt.want)
+			}
+		})
+	}
+}
+
+func TestHeartbeat(t *testing.T) {
+	tests := []struct {
+		failures int
+		want     []string
+	}{
+		{0, []string{"Heartbeat=1 Count"}},
+		{-1, []string{"Heartbeat=1 Count"}},
+		{3, []string{"Heartbeat=1 Count", "MetricsPublishFailures=3 Count"}},
+	}
+	for _, tt := range tests {
+		var got []string
+		for _, d := range Heartbeat(tick, tt.failures) {
+			got = append(got, flat(d))
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("Heartbeat(%d) = %q, want %q", tt.failures, got, tt.want)
+		}
+	}
+}
+
+func TestForRecovery(t *testing.T) {
+	tests := []struct {
+		ev   RecoveryEvent
+		dur  time.Duration
+		want []string
+	}{
+		{Started, 0, []string{"RecoveryStarted{Integration=b}=1 Count"}},
+		{Succeeded, 1500 * time.Millisecond, []string{"RecoverySucceeded{Integration=b}=1 Count", "RecoveryDuration{Integration=b}=1500 Milliseconds"}},
+		{Failed, 250 * time.Millisecond, []string{"RecoveryFailed{Integration=b}=1 Count", "RecoveryDuration{Integration=b}=250 Milliseconds"}},
+		{Failed, -time.Second, []string{"RecoveryFailed{Integration=b}=1 Count", "RecoveryDuration{Integration=b}=0 Milliseconds"}},
+		{RecoveryEvent(9), time.Second, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ev.String(), func(t *testing.T) {
+			var got []string
+			for _, d := range ForRecovery("b", tt.ev, tt.dur, tick) {
+				got = append(got, flat(d))
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestNamesMatchBuilders keeps Names honest: every fixed metric a builder can
+// emit is listed with the dimensions and unit it is emitted with.
+func TestNamesMatchBuilders(t *testing.T) {
+	listed := map[string]Name{}
+	for _, n := range Names {
+		if _, dup := listed[n.Metric]; dup {
+			t.Errorf("%s listed twice", n.Metric)
+		}
+		listed[n.Metric] = n
+	}
+	integ := integration(true)
+	integ.Components[0].HTTP = nil // body metrics are not fixed names
+	var all []types.MetricDatum
+	all = append(all, ForCheck(integ, health.Record{LastTick: tick}, []probe.Result{{Component: "orchestrator", CertDaysLeft: ptr(3.0)}}, tick)...)
+	all = append(all, ForCheck(integ, health.Record{LastTick: tick}, nil, tick.Add(-time.Second))...)
+	all = append(all, Heartbeat(tick, 1)...)
+	for _, ev := range []RecoveryEvent{Started, Succeeded, Failed} {
+		all = append(all, ForRecovery("b", ev, time.Second, tick)...)
+	}
+	seen := map[string]bool{}
+	for _, d := range all {
+		name := aws.ToString(d.MetricName)
+		seen[name] = true
+		n, ok := listed[name]
+		if !ok {
+			t.Errorf("%s emitted but not in Names", name)
+			continue
+		}
+		var dims []string
+		for _, dim := range d.Dimensions {
+			dims = append(dims, aws.ToString(dim.Name))
+		}
+		if !slices.Equal(dims, n.Dimensions) || d.Unit != n.Unit {
+			t.Errorf("%s emitted with %v %s, Names says %v %s", name, dims, d.Unit, n.Dimensions, n.Unit)
+		}
+	}
+	for name := range listed {
+		if !seen[name] {
+			t.Errorf("%s in Names but never emitted", name)
+		}
+	}
+}
+
+func BenchmarkForCheck(b *testing.B) {
+	integ := integration(true)
+	rec := health.Record{Integration: integ.Name, State: health.Active, Score: 100, LastTick: tick,
+		Availability: health.Availability{LatencyMs: []float64{12}}}
+	results := []probe.Result{
+		{Component: "orchestrator", Healthy: true, Latency: 12 * time.Millisecond,
+			Metrics: map[string]float64{"MemoryMB": 210, "AsyncTasks": 4}},
+		{Component: "websocket-manager", Healthy: true, Latency: 8 * time.Millisecond, CertDaysLeft: ptr(60.0)},
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = ForCheck(integ, rec, results, tick)
+	}
+}

@@ -1,0 +1,205 @@
+// Package notify publishes state changes and recovery outcomes to SNS (SPEC
+// §5), so subscribers learn of them without waiting for an alarm.
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sns/types"
+	"github.com/vigil-monitor/vigil/internal/health"
+)
+
+// Event kinds, also sent as the "kind" message attribute.
+const (
+	KindStateChange       = "state_change"
+	KindRecoveryStarted   = "recovery_started"
+	KindRecoverySucceeded = "recovery_succeeded"
+	KindRecoveryFailed    = "recovery_failed"
+	KindRecoveryExhausted = "recovery_exhausted"
+)
+
+// Message attribute names subscribers may filter on.
+const (
+	AttrKind        = "kind"
+	AttrIntegration = "integration"
+	AttrState       = "state" // the To state, when set
+)
+
+// MaxSubjectLen is the longest subject sent, in characters: SNS requires
+// fewer than 100.
+const MaxSubjectLen = 99
+
+// ErrUnknownKind is returned by Publish for an Event whose Kind is not one of
+// the Kind constants.
+var ErrUnknownKind = errors.New("notify: unknown event kind")
+
+// Event is one notification. Kind is required; the other fields are filled
+// as far as they apply (From/To for state changes, IncidentID and Attempt for
+// recovery events).
+type Event struct {
+	Kind        string       `json:"kind"`
+	Integration string       `json:"integration"`
+	From        health.State `json:"from,omitempty"`
+	To          health.State `json:"to,omitempty"`
+	Cause       string       `json:"cause,omitempty"`
+	IncidentID  string       `json:"incident_id,omitempty"`
+	Attempt     int          `json:"attempt,omitempty"`
+	At          time.Time    `json:"at"`
+}
+
+// SNSAPI is the part of the SNS client Publisher uses; *sns.Client
+// satisfies it.
+type SNSAPI interface {
+	Publish(ctx context.Context, in *sns.PublishInput, optFns ...func(*sns.Options)) (*sns.PublishOutput, error)
+}
+
+var _ SNSAPI = (*sns.Client)(nil)
+
+// Publisher sends events to one SNS topic. It is safe for concurrent use.
+type Publisher struct {
+	client   SNSAPI
+	topicARN string
+}
+
+// NewPublisher returns a Publisher for topicARN. With an empty topicARN
+// notifications are disabled and Publish does nothing.
+func NewPublisher(client SNSAPI, topicARN string) *Publisher {
+	return &Publisher{client: client, topicARN: topicARN}
+}
+
+// Enabled reports whether events are sent anywhere.
+func (p *Publisher) Enabled() bool { return p != nil && p.topicARN != "" }
+
+// message is the JSON body: the event plus a sentence for people reading it
+// in an email.
+type message struct {
+	Event
+	Source  string `json:"source"`
+	Summary string `json:"summary"`
+}
+
+// Publish sends ev as a JSON message with a readable subject and the kind,
+// integration and (when set) state message attributes. It returns nil
+// without a call when the publisher is disabled.
+func (p *Publisher) Publish(ctx context.Context, ev Event) error {
+	if !p.Enabled() {
+		return nil
+	}
+	summary, err := Summary(ev)
+	if err != nil {
+		return err
+	}
+	body, err := json.Marshal(message{Event: ev, Source: "vigil", Summary: summary})
+	if err != nil {
+		return fmt.Errorf("notify: encode %s for %s: %w", ev.Kind, ev.Integration, err)
+	}
+	attrs := map[string]types.MessageAttributeValue{AttrKind: stringAttr(ev.Kind)}
+	// SNS refuses empty attribute values.
+	if ev.Integration != "" {
+		attrs[AttrIntegration] = stringAttr(ev.Integration)
+	}
+	if ev.To != "" {
+		attrs[AttrState] = stringAttr(string(ev.To))
+	}
+	_, err = p.client.Publish(ctx, &sns.PublishInput{
+		TopicArn:          aws.String(p.topicARN),
+		Subject:           aws.String(Subject(ev)),
+		Message:           aws.String(string(body)),
+		MessageAttributes: attrs,
+	})
+	if err != nil {
+		return fmt.Errorf("notify: publish %s for %s: %w", ev.Kind, ev.Integration, err)
+	}
+	return nil
+}
+
+// Summary is the one-line description of ev used in the message body.
+func Summary(ev Event) (string, error) {
+	name := ev.Integration
+	switch ev.Kind {
+	case KindStateChange:
+		s := fmt.Sprintf("%s changed from %s to %s", name, orUnknown(ev.From), orUnknown(ev.To))
+		if ev.Cause != "" {
+			s += ": " + ev.Cause
+		}
+		return s, nil
+	case KindRecoveryStarted:
+		return fmt.Sprintf("%s recovery started%s%s", name, attempt(ev), cause(ev)), nil
+	case KindRecoverySucceeded:
+		return fmt.Sprintf("%s recovered%s", name, attempt(ev)), nil
+	case KindRecoveryFailed:
+		return fmt.Sprintf("%s recovery failed%s%s", name, attempt(ev), cause(ev)), nil
+	case KindRecoveryExhausted:
+		return fmt.Sprintf("%s recovery exhausted after %d attempts%s", name, ev.Attempt, cause(ev)), nil
+	}
+	return "", fmt.Errorf("%w %q for %s", ErrUnknownKind, ev.Kind, name)
+}
+
+// Subject is ev's SNS subject, e.g. "[Vigil] agent-bridge ACTIVE → FAILED",
+// cut to MaxSubjectLen characters.
+func Subject(ev Event) string {
+	var s string
+	switch ev.Kind {
+	case KindStateChange:
+		s = fmt.Sprintf("[Vigil] %s %s → %s", ev.Integration, orUnknown(ev.From), orUnknown(ev.To))
+	case KindRecoveryStarted:
+		s = fmt.Sprintf("[Vigil] %s recovery started%s", ev.Integration, attempt(ev))
+	case KindRecoverySucceeded:
+		s = fmt.Sprintf("[Vigil] %s recovered%s", ev.Integration, attempt(ev))
+	case KindRecoveryFailed:
+		s = fmt.Sprintf("[Vigil] %s recovery failed%s", ev.Integration, attempt(ev))
+	case KindRecoveryExhausted:
+		s = fmt.Sprintf("[Vigil] %s recovery exhausted", ev.Integration)
+	default:
+		s = fmt.Sprintf("[Vigil] %s %s", ev.Integration, ev.Kind)
+	}
+	return clip(s, MaxSubjectLen)
+}
+
+func attempt(ev Event) string {
+	if ev.Attempt <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (attempt %d)", ev.Attempt)
+}
+
+func cause(ev Event) string {
+	if ev.Cause == "" {
+		return ""
+	}
+	return ": " + ev.Cause
+}
+
+func orUnknown(s health.State) health.State {
+	if s == "" {
+		return "?"
+	}
+	return s
+}
+
+// clip cuts s to n characters, ending with "…" when cut. SNS also refuses
+// line breaks and control characters in subjects, so those become spaces.
+func clip(s string, n int) string {
+	out := make([]rune, 0, min(len(s), n))
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			r = ' '
+		}
+		out = append(out, r)
+	}
+	if len(out) > n {
+		out = append(out[:n-1], '…')
+	}
+	return string(out)
+}
+
+func stringAttr(v string) types.MessageAttributeValue {
+	return types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
+}

@@ -1,0 +1,161 @@
+package probe
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vigil-monitor/vigil/internal/config"
+)
+
+// errBodyTooLarge marks a body over maxBody. Its text is the Result.Error.
+var errBodyTooLarge = errors.New("body exceeds 1 MiB")
+
+// ProbeHTTP sends the component's request and judges the response: status in
+// ExpectedStatus, then every assertion, then every extracted metric. All
+// failed assertions and metrics are reported, joined by "; ". Latency runs
+// from the start of the request to the end of the body. For https targets
+// CertDaysLeft is set whenever a response arrived.
+func ProbeHTTP(ctx context.Context, c config.Component, headers http.Header) Result {
+	r := probeHTTP(ctx, c, headers)
+	r.Component = c.Name
+	r.Error = redact(r.Error, headers)
+	return r
+}
+
+func probeHTTP(ctx context.Context, c config.Component, extra http.Header) Result {
+	ctx, cancel, budget := withTimeout(ctx, c)
+	defer cancel()
+	s := httpSettings(c)
+
+	start := time.Now()
+	fail := func(r Result, format string, args ...any) Result {
+		r.Latency = time.Since(start)
+		r.Error = fmt.Sprintf(format, args...)
+		return r
+	}
+
+	var body io.Reader
+	if s.Body != "" {
+		body = strings.NewReader(s.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, s.Method, c.Target, body)
+	if err != nil {
+		return fail(Result{}, "invalid request: %s", describe(err, budget))
+	}
+	req.Header = mergeHeaders(s.Headers, extra)
+	// net/http sends req.Host, never a Host entry in the header map.
+	if host := req.Header.Get("Host"); host != "" {
+		req.Host = host
+		req.Header.Del("Host")
+	}
+	if req.Header.Get("User-Agent") == "" {
+		req.Header.Set("User-Agent", userAgent)
+	}
+
+	client := newHTTPClient(ctx, c, s.MaxRedirects, extra)
+	resp, err := client.Do(req)
+	if err != nil {
+		return fail(Result{}, "%s", describe(err, budget))
+	}
+	defer resp.Body.Close()
+
+	r := Result{StatusCode: resp.StatusCode, CertDaysLeft: certDaysLeft(resp.TLS)}
+	b, err := readBody(resp)
+	if err != nil {
+		if errors.Is(err, errBodyTooLarge) {
+			return fail(r, "%s", err)
+		}
+		return fail(r, "reading body: %s", describe(err, budget))
+	}
+	r.Latency = time.Since(start)
+
+	if !slices.Contains(s.ExpectedStatus, resp.StatusCode) {
+		if len(s.ExpectedStatus) == 1 {
+			r.Error = fmt.Sprintf("status %d, want %d", resp.StatusCode, s.ExpectedStatus[0])
+		} else {
+			r.Error = fmt.Sprintf("status %d, want one of %v", resp.StatusCode, s.ExpectedStatus)
+		}
+		return r
+	}
+
+	reasons, metrics := evaluateBody(b, s.Assertions, s.Metrics)
+	r.Metrics = metrics
+	if len(reasons) > 0 {
+		r.Error = strings.Join(reasons, "; ")
+		return r
+	}
+	r.Healthy = true
+	return r
+}
+
+// httpSettings returns the component's http settings with defaults filled,
+// so a component that skipped config defaulting still probes sensibly.
+func httpSettings(c config.Component) config.HTTPProbe {
+	var s config.HTTPProbe
+	if c.HTTP != nil {
+		s = *c.HTTP
+	}
+	if s.Method == "" {
+		s.Method = http.MethodGet
+	}
+	if len(s.ExpectedStatus) == 0 {
+		s.ExpectedStatus = []int{http.StatusOK}
+	}
+	if s.MaxRedirects == 0 {
+		s.MaxRedirects = defaultMaxRedirects
+	}
+	return s
+}
+
+// newHTTPClient builds a client whose every connection goes through the
+// guarded dialer, bound to ctx, and is used for one request only.
+func newHTTPClient(ctx context.Context, c config.Component, maxRedirects int, secret http.Header) *http.Client {
+	return &http.Client{
+		Transport: &http.Transport{
+			// No proxy: the guard must see the real destination, and a
+			// proxy from the environment would hide it.
+			Proxy:       nil,
+			DialContext: boundDial(ctx, guardedDialer(c.AllowLoopback, c.AllowLinkLocal)),
+			TLSClientConfig: &tls.Config{
+				InsecureSkipVerify: c.InsecureSkipVerify, // opted into per component (SPEC §10)
+				MinVersion:         tls.VersionTLS12,
+			},
+			DisableKeepAlives:      true,
+			MaxResponseHeaderBytes: 64 << 10,
+		},
+		CheckRedirect: checkRedirect(maxRedirects, secret),
+	}
+}
+
+// readBody reads at most maxBody bytes, refusing a longer body up front
+// when the server declares its length.
+func readBody(resp *http.Response) ([]byte, error) {
+	if resp.ContentLength > maxBody {
+		return nil, errBodyTooLarge
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxBody {
+		return nil, errBodyTooLarge
+	}
+	return b, nil
+}
+
+// certDaysLeft returns the days until the leaf certificate expires, or nil
+// without a TLS connection.
+func certDaysLeft(cs *tls.ConnectionState) *float64 {
+	if cs == nil || len(cs.PeerCertificates) == 0 {
+		return nil
+	}
+	days := time.Until(cs.PeerCertificates[0].NotAfter).Hours() / 24
+	return &days
+}

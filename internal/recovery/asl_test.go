@@ -1,0 +1,126 @@
+package recovery
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"reflect"
+	"testing"
+	"time"
+)
+
+const definitionPath = "../../statemachine/recovery.asl.json"
+
+// aslValidator returns the command that runs asl-validator: the installed
+// binary, else npx (which fetches it). It fails the test when neither is
+// there.
+func aslValidator(t *testing.T) []string {
+	t.Helper()
+	if p, err := exec.LookPath("asl-validator"); err == nil {
+		return []string{p}
+	}
+	if p, err := exec.LookPath("npx"); err == nil {
+		return []string{p, "--yes", "asl-validator"}
+	}
+	t.Fatal("asl-validator is not installed and npx is missing: run `make deps` (it runs `npm install -g asl-validator`)")
+	return nil
+}
+
+func TestDefinitionIsValidASL(t *testing.T) {
+	cmd := aslValidator(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	c := exec.CommandContext(ctx, cmd[0], append(cmd[1:], "--json-path", definitionPath)...)
+	c.Stdout, c.Stderr = &out, &out
+	if err := c.Run(); err != nil {
+		t.Fatalf("asl-validator rejected %s (or could not run; `make deps` installs it): %v\n%s", definitionPath, err, out.String())
+	}
+}
+
+// TestDefinitionShape pins what the ASL validator does not judge: the
+// retry policy of SPEC §6, the phases sent to the function, and the states
+// that bound the loop.
+func TestDefinitionShape(t *testing.T) {
+	raw, err := os.ReadFile(definitionPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var def struct {
+		StartAt string
+		States  map[string]map[string]any
+	}
+	if err := json.Unmarshal(raw, &def); err != nil {
+		t.Fatal(err)
+	}
+	if def.StartAt != "Attempt" {
+		t.Errorf("StartAt = %q, want Attempt", def.StartAt)
+	}
+	wantRetry := []any{map[string]any{
+		"ErrorEquals":     []any{"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException"},
+		"IntervalSeconds": 2.0,
+		"MaxAttempts":     6.0,
+		"BackoffRate":     2.0,
+	}}
+	for state, phase := range map[string]string{"Attempt": PhaseAttempt, "RecordError": PhaseAttemptError, "Exhausted": PhaseExhausted} {
+		s := def.States[state]
+		if s == nil {
+			t.Errorf("state %s missing", state)
+			continue
+		}
+		if s["Resource"] != "arn:aws:states:::lambda:invoke" {
+			t.Errorf("%s: Resource = %v", state, s["Resource"])
+		}
+		params, _ := s["Parameters"].(map[string]any)
+		if params["FunctionName"] != "${RecoveryFunctionArn}" {
+			t.Errorf("%s: FunctionName = %v", state, params["FunctionName"])
+		}
+		payload, _ := params["Payload"].(map[string]any)
+		if payload["phase"] != phase {
+			t.Errorf("%s: phase = %v, want %s", state, payload["phase"], phase)
+		}
+		if !reflect.DeepEqual(s["Retry"], wantRetry) {
+			t.Errorf("%s: Retry = %v, want %v", state, s["Retry"], wantRetry)
+		}
+		catch, _ := s["Catch"].([]any)
+		if len(catch) != 1 || !reflect.DeepEqual(catch[0].(map[string]any)["ErrorEquals"], []any{"States.ALL"}) {
+			t.Errorf("%s: Catch = %v, want one States.ALL catcher", state, s["Catch"])
+		}
+	}
+	// Where each state goes, and where its errors go: every path ends, and
+	// a failed invocation is recorded before the loop goes on.
+	edges := map[string][2]string{ // state: {Next, Catch Next}
+		"Attempt":     {"Healthy?", "RecordError"},
+		"RecordError": {"Healthy?", "RecordFailed"},
+		"Exhausted":   {"GaveUp", "RecordFailed"},
+		"Backoff":     {"Wait", ""},
+		"Wait":        {"Attempt", ""},
+	}
+	for state, want := range edges {
+		s := def.States[state]
+		next, _ := s["Next"].(string)
+		var catchNext, catchPath any
+		if c, ok := s["Catch"].([]any); ok && len(c) == 1 {
+			catchNext, catchPath = c[0].(map[string]any)["Next"], c[0].(map[string]any)["ResultPath"]
+		}
+		if next != want[0] || (want[1] != "" && (catchNext != want[1] || catchPath != "$.error")) {
+			t.Errorf("%s: Next %q, Catch → %v (ResultPath %v); want Next %q, Catch → %q with ResultPath $.error", state, next, catchNext, catchPath, want[0], want[1])
+		}
+	}
+	if got := def.States["RecordFailed"]; got["Type"] != "Fail" || got["Error"] != "Vigil.RecordFailed" {
+		t.Errorf("RecordFailed = %v, want a Fail state with Error Vigil.RecordFailed", got)
+	}
+	if got := def.States["GaveUp"]; got["Type"] != "Fail" || got["Error"] != "Vigil.RecoveryExhausted" {
+		t.Errorf("GaveUp = %v, want a Fail state with Error Vigil.RecoveryExhausted", got)
+	}
+	if got := def.States["Wait"]; got["Type"] != "Wait" || got["SecondsPath"] != "$.wait_seconds" {
+		t.Errorf("Wait = %v", got)
+	}
+	for name, s := range def.States {
+		if s["Type"] == "Task" && s["Resource"] != "arn:aws:states:::lambda:invoke" {
+			t.Errorf("%s: unexpected task resource %v", name, s["Resource"])
+		}
+	}
+}

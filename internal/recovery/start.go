@@ -1,0 +1,144 @@
+// Package recovery runs Vigil's automatic recovery (SPEC §6): the input and
+// start of the Recovery state machine (statemachine/recovery.asl.json), the
+// recovery actions (HTTP webhook, Lambda invoke) and the Recovery Lambda's
+// handler, which runs one attempt, re-probes the integration and records the
+// outcome.
+//
+// The state machine, not the function, owns the loop: it counts attempts,
+// waits between them with Wait states and gives up after max_attempts. The
+// function never sleeps, and its answer cannot extend the loop.
+package recovery
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/vigil-monitor/vigil/internal/config"
+	"github.com/vigil-monitor/vigil/internal/health"
+)
+
+// ExecutionInput is the input of a Recovery state machine execution.
+//
+// Delays[i] is the wait, in whole seconds, after attempt i+1 fails, so it has
+// MaxAttempts-1 entries. The state machine reads the wait before attempt n+1
+// as Delays[n-1] and never asks the function for it.
+type ExecutionInput struct {
+	IncidentID  string `json:"incident_id"`
+	Integration string `json:"integration"`
+	Attempt     int    `json:"attempt"` // always 1: the first attempt
+	MaxAttempts int    `json:"max_attempts"`
+	Delays      []int  `json:"delays"`
+	// RequestID is set by Starter.Start, unique per call. Step Functions
+	// answers a start with the name and the input of a running execution
+	// with success; a distinct input makes every repeated start under the
+	// same name fail with ExecutionAlreadyExists instead, so Start can tell
+	// exactly whether it started the execution. The state machine ignores it.
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// NewExecutionInput builds the execution input of rec's current incident
+// (rec.Recovery.IncidentID) under cfg, the integration's recovery settings
+// with defaults filled (config does that at load). Each delay is
+// health.NextDelay(cfg, attempt, rand01()) rounded up to whole seconds and at
+// least 1 s, Wait states counting only whole seconds; rand01 is called only
+// when cfg.Jitter is set, and nil means math/rand/v2. A MaxAttempts below 1
+// counts as 1.
+func NewExecutionInput(rec health.Record, cfg config.Recovery, rand01 func() float64) ExecutionInput {
+	if rand01 == nil {
+		rand01 = rand.Float64
+	}
+	n := max(cfg.MaxAttempts, 1)
+	delays := make([]int, 0, n-1)
+	for attempt := 1; attempt < n; attempt++ {
+		r := 0.0
+		if cfg.Jitter {
+			r = rand01()
+		}
+		delays = append(delays, waitSeconds(health.NextDelay(cfg, attempt, r)))
+	}
+	return ExecutionInput{
+		IncidentID:  rec.Recovery.IncidentID,
+		Integration: rec.Integration,
+		Attempt:     1,
+		MaxAttempts: n,
+		Delays:      delays,
+	}
+}
+
+// waitSeconds rounds d up to whole seconds, at least 1: a delay is never cut
+// short, and a Wait state of 0 s would retry at once.
+func waitSeconds(d time.Duration) int {
+	return max(int(math.Ceil(d.Seconds())), 1)
+}
+
+// SFNAPI is the part of the Step Functions client the Starter needs;
+// *sfn.Client satisfies it.
+type SFNAPI interface {
+	StartExecution(ctx context.Context, in *sfn.StartExecutionInput, optFns ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
+}
+
+var _ SFNAPI = (*sfn.Client)(nil)
+
+// Starter starts Recovery state machine executions. It is safe for
+// concurrent use; build one per container.
+type Starter struct {
+	client          SFNAPI
+	stateMachineARN string
+	rand01          func() float64
+}
+
+// NewStarter returns a Starter of the state machine stateMachineARN.
+func NewStarter(client SFNAPI, stateMachineARN string) *Starter {
+	return &Starter{client: client, stateMachineARN: stateMachineARN, rand01: rand.Float64}
+}
+
+// Start starts the recovery execution of rec's incident, named
+// rec.Recovery.ExecutionName, with NewExecutionInput(rec, *integ.Recovery).
+// Call it whenever health.Evaluate decides StartRecovery, including the
+// retries of a start that failed: the name makes them safe.
+//
+// When an execution of that name exists already, running or not, Start
+// returns false and no error: the recovery is not started twice. Any other
+// failure is an error; the record keeps its recovery pending and the next
+// check calls Start again under the same name.
+func (s *Starter) Start(ctx context.Context, rec health.Record, integ config.Integration) (bool, error) {
+	name := rec.Recovery.ExecutionName
+	switch {
+	case integ.Recovery == nil:
+		return false, fmt.Errorf("recovery: start %s: %w", integ.Name, ErrNoRecovery)
+	case name == "" || rec.Recovery.IncidentID == "":
+		return false, fmt.Errorf("recovery: start %s: the record has no incident to recover", integ.Name)
+	}
+	if rec.Integration == "" {
+		rec.Integration = integ.Name
+	}
+	input := NewExecutionInput(rec, *integ.Recovery, s.rand01)
+	input.RequestID = fmt.Sprintf("%016x", rand.Uint64())
+	in, err := json.Marshal(input)
+	if err != nil {
+		return false, fmt.Errorf("recovery: start %s: encode input: %w", name, err)
+	}
+	_, err = s.client.StartExecution(ctx, &sfn.StartExecutionInput{
+		StateMachineArn: aws.String(s.stateMachineARN),
+		Name:            aws.String(name),
+		Input:           aws.String(string(in)),
+	})
+	var exists *sfntypes.ExecutionAlreadyExists
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.As(err, &exists):
+		return false, nil
+	default:
+		return false, fmt.Errorf("recovery: start %s: %w", name, err)
+	}
+}

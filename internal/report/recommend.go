@@ -1,0 +1,178 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/vigil-monitor/vigil/internal/config"
+	"github.com/vigil-monitor/vigil/internal/health"
+)
+
+// recommend derives the actions the data calls for, most urgent first. Every
+// sentence quotes the figures it is based on; when nothing is wrong it says
+// why it thinks so.
+func recommend(v Integration, r health.Record, in config.Integration, th config.Thresholds, fl config.Flapping, now time.Time) []string {
+	var out []string
+	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+
+	if !v.Configured {
+		add("%s is stored but not in the configuration: it is no longer checked; delete its state item if it was removed on purpose (thresholds shown are the defaults)", v.Name)
+	}
+	if v.NeverChecked {
+		add("Never checked: no health check has been recorded for %s yet; make sure a HealthCheck schedule includes it", v.Name)
+		return out
+	}
+
+	var unhealthy []string
+	for _, c := range v.Components {
+		if c.Status == StatusUnhealthy {
+			msg := c.LastError
+			if msg == "" {
+				msg = "unhealthy"
+			}
+			kind := "critical"
+			if !c.Critical {
+				kind = "non-critical"
+			}
+			unhealthy = append(unhealthy, fmt.Sprintf("%s (%s): %s", c.Name, kind, msg))
+		}
+	}
+	if len(unhealthy) > 0 {
+		n := r.ConsecutiveFailures
+		switch {
+		case n >= th.FailureCritical:
+			add("%s: failed %d checks in a row (critical at %d): %s", v.State, n, th.FailureCritical, strings.Join(unhealthy, "; "))
+		case n >= th.FailureWarning:
+			add("%s: failed %d checks in a row (warning at %d, critical at %d): %s", v.State, n, th.FailureWarning, th.FailureCritical, strings.Join(unhealthy, "; "))
+		default:
+			add("%s: failed the last check (%d in a row, warning at %d): %s", v.State, n, th.FailureWarning, strings.Join(unhealthy, "; "))
+		}
+	}
+	for _, c := range v.Components {
+		if c.Status == StatusSlow {
+			add("%s latency %s above warning %s (critical %s)", c.Name, fmtMs(c.LatencyMs), fmtMs(ms(th.LatencyWarning.D())), fmtMs(ms(th.LatencyCritical.D())))
+		}
+	}
+	for _, m := range v.Metrics {
+		if m.Level != LevelOK {
+			add("%s: %s", m.Component, metricIssue(m))
+		}
+	}
+	for _, c := range v.Components {
+		if d := c.CertDaysLeft; d != nil && *d <= float64(th.CertWarningDays) {
+			lvl, limit := LevelWarning, th.CertWarningDays
+			if *d <= float64(th.CertCriticalDays) {
+				lvl, limit = LevelCritical, th.CertCriticalDays
+			}
+			add("certificate of %s expires in %s days (%s at %d days): renew it", c.Name, fmtNum(float64(int(*d))), lvl, limit)
+		}
+	}
+	var below []string
+	for _, w := range v.Availability.Windows {
+		if w.MeetsSLO != nil && !*w.MeetsSLO {
+			below = append(below, fmt.Sprintf("%s %s %% (%s)", windowLabel(w.Window), fmtPct(*w.Percent), plural(w.Checks, "check")))
+		}
+	}
+	if len(below) > 0 {
+		add("availability below SLO %s %%: %s", fmtNum(SLOPercent), strings.Join(below, ", "))
+	}
+	if r.Flapping {
+		add("flapping: %d transitions in %s (limit %d); notifications and recovery starts are held until it settles",
+			transitionsIn(r.History, fl.Window.D(), now), fmtDur(fl.Window.D()), fl.MaxTransitions)
+	}
+	if r.InMaintenance {
+		var names []string
+		for i, w := range in.Maintenance {
+			if w.Active(now) {
+				name := w.Name
+				if name == "" {
+					name = fmt.Sprintf("#%d", i+1)
+				}
+				names = append(names, name)
+			}
+		}
+		s := "in maintenance"
+		if len(names) > 0 {
+			s += " (window " + strings.Join(names, ", ") + ")"
+		}
+		add("%s: checks are recorded, notifications and recovery are held", s)
+	}
+
+	rec := v.Recovery
+	switch {
+	case rec.Status == RecoveryInProgress:
+		s := fmt.Sprintf("recovery in progress: %d of %d attempts made", rec.Attempt, rec.MaxAttempts)
+		if rec.LastOutcome == health.RecoveryFailed && rec.LastError != "" {
+			s += ", the last failed: " + rec.LastError
+		}
+		if rec.ExecutionName != "" {
+			s += "; follow execution " + rec.ExecutionName
+		}
+		add("%s", s)
+	case rec.Status == RecoveryPending:
+		s := fmt.Sprintf("recovery pending since %s: execution %s not started yet", fmtTime(*rec.DecidedAt), rec.ExecutionName)
+		if rec.StartFailures > 0 {
+			s += fmt.Sprintf(" (%d failed starts; check the HealthCheck function's Step Functions permissions)", rec.StartFailures)
+		}
+		add("%s", s)
+	case rec.LastOutcome == health.RecoveryExhausted:
+		s := fmt.Sprintf("recovery exhausted after %d attempts", rec.Attempt)
+		if rec.LastAttemptAt != nil {
+			s += " at " + fmtTime(*rec.LastAttemptAt)
+		}
+		if rec.LastError != "" {
+			s += " (last error: " + rec.LastError + ")"
+		}
+		if rec.CooldownUntil != nil && now.Before(*rec.CooldownUntil) {
+			s += "; cooldown until " + fmtTime(*rec.CooldownUntil) + ", then recovery is armed again"
+		}
+		add("%s; fix the integration by hand", s)
+	}
+	if !rec.Configured && r.ConsecutiveFailures >= th.FailureCritical && (v.State == health.Failed || v.State == health.Degraded) {
+		add("no recovery configured: %s stays %s until fixed by hand; add a recovery action", v.Name, v.State)
+	}
+	if v.State == health.Initializing && len(unhealthy) == 0 {
+		add("initializing: %d of %d consecutive successes needed for ACTIVE", r.ConsecutiveSuccesses, th.SuccessThreshold)
+	}
+	for _, t := range v.Latency {
+		if t.Name == "health_check" && t.Level == LevelCritical {
+			add("health check p95 %s over the %s target: lower component timeouts or split the integrations across schedules", fmtMs(*t.ValueMs), fmtMs(t.TargetMs))
+		}
+	}
+	if r.StaleTicks > 0 {
+		add("%d late check deliveries were ignored as stale: the schedule's retry policy or maximum event age may be too generous", r.StaleTicks)
+	}
+	if len(out) > 0 {
+		return out
+	}
+
+	ok := 0
+	for _, c := range v.Components {
+		if c.Status == StatusHealthy {
+			ok++
+		}
+	}
+	s := fmt.Sprintf("No action needed: all %d components healthy", ok)
+	for _, w := range []string{"24h", "1h"} {
+		for _, win := range v.Availability.Windows {
+			if win.Window == w && win.Percent != nil {
+				s += fmt.Sprintf(", availability %s %% over %s (%s)", fmtPct(*win.Percent), windowLabel(w), plural(win.Checks, "check"))
+				return []string{s}
+			}
+		}
+	}
+	return []string{s}
+}
+
+// transitionsIn counts the transitions in the window ending at now.
+func transitionsIn(hist []health.Transition, window time.Duration, now time.Time) int {
+	from := now.Add(-window)
+	n := 0
+	for _, t := range hist {
+		if t.At.After(from) && !t.At.After(now) {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,251 @@
+// Package report renders Vigil's status and health report (SPEC §7) from
+// stored records and the configuration. It is pure: no I/O but the writer it
+// is given, and the same inputs with the same now give byte-identical output.
+//
+// JSON builds the view; Markdown renders the same view as the health report,
+// so both formats always agree. Nothing from probe or webhook headers, URLs or
+// secret references is ever copied into the view.
+package report
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"github.com/vigil-monitor/vigil/internal/config"
+	"github.com/vigil-monitor/vigil/internal/health"
+)
+
+// SLOPercent is the availability objective every window is judged against.
+const SLOPercent = 99.9
+
+// Latency targets of the reference report.
+const (
+	TargetHealthCheck    = time.Second            // p95 of recent check durations
+	TargetInitialization = 30 * time.Second       // INITIALIZING → ACTIVE
+	TargetRecovery       = 60 * time.Second       // recovery decided → healthy again
+	TargetStatusQuery    = 500 * time.Millisecond // this report, measured by its caller
+)
+
+// Levels of an alert, metric or target.
+const (
+	LevelOK       = "ok"
+	LevelWarning  = "warning"
+	LevelCritical = "critical"
+	LevelUnknown  = "no data"
+)
+
+// Component statuses in the view.
+const (
+	StatusHealthy      = "healthy"
+	StatusSlow         = "slow"
+	StatusUnhealthy    = "unhealthy"
+	StatusNeverChecked = "never checked"
+)
+
+// Recovery statuses in the view.
+const (
+	RecoveryNotConfigured = "not configured"
+	RecoveryArmed         = "armed"
+	RecoveryPending       = "pending"
+	RecoveryInProgress    = "in progress"
+	RecoveryCooldown      = "cooldown"
+)
+
+// Option tunes JSON and Markdown.
+type Option func(*options)
+
+type options struct {
+	statusQuery *time.Duration
+}
+
+// WithStatusQuery records how long the caller (the Status function) took to
+// read the records, so the report can judge it against TargetStatusQuery.
+// Without it the status-query target reads "not measured".
+func WithStatusQuery(d time.Duration) Option {
+	return func(o *options) { o.statusQuery = &d }
+}
+
+// Report is the JSON view of every integration, sorted by name.
+type Report struct {
+	GeneratedAt   time.Time     `json:"generated_at"`
+	SLOPercent    float64       `json:"slo_percent"`
+	StatusQueryMs *float64      `json:"status_query_ms,omitempty"`
+	Integrations  []Integration `json:"integrations"`
+}
+
+// Integration is the view of one integration.
+type Integration struct {
+	Name string `json:"name"`
+	// Configured is false for a stored record whose integration is no longer
+	// in the configuration; its thresholds are then the defaults.
+	Configured      bool                `json:"configured"`
+	NeverChecked    bool                `json:"never_checked"`
+	State           health.State        `json:"state"`
+	Score           float64             `json:"score"`
+	Flapping        bool                `json:"flapping"`
+	InMaintenance   bool                `json:"in_maintenance"`
+	Components      []Component         `json:"components"`
+	StateMachine    StateMachine        `json:"state_machine"`
+	Counters        Counters            `json:"counters"`
+	History         []health.Transition `json:"history"`
+	Latency         []Target            `json:"latency_targets"`
+	Metrics         []Metric            `json:"metrics"`
+	Alerts          []Alert             `json:"alerts"`
+	Availability    Availability        `json:"availability"`
+	Recovery        Recovery            `json:"recovery"`
+	Recommendations []string            `json:"recommendations"`
+}
+
+// Component is the last observed result of one component.
+type Component struct {
+	Name         string             `json:"name"`
+	Status       string             `json:"status"` // healthy | slow | unhealthy | never checked
+	Critical     bool               `json:"critical"`
+	Score        float64            `json:"score"`
+	LatencyMs    float64            `json:"latency_ms"`
+	LastError    string             `json:"last_error,omitempty"`
+	CertDaysLeft *float64           `json:"cert_days_left,omitempty"`
+	Metrics      map[string]float64 `json:"metrics,omitempty"`
+	Issues       []string           `json:"issues,omitempty"`
+}
+
+// StateMachine summarises the integration's state history.
+type StateMachine struct {
+	Current health.State `json:"current"`
+	// Since is the time of the last transition; TimeInStateSeconds runs from it.
+	Since              *time.Time     `json:"since,omitempty"`
+	TimeInStateSeconds *float64       `json:"time_in_state_seconds,omitempty"`
+	Previous           []health.State `json:"previous_states"`
+	// Transitions counts the transitions kept in the record (the last
+	// health.HistoryLen; older ones are in the history items).
+	Transitions int `json:"transitions"`
+}
+
+// Counters are the lifecycle counters, named as the reference report names them.
+type Counters struct {
+	HealthChecksPerformed     int        `json:"health_checks_performed"`
+	TotalInitializations      int        `json:"total_initializations"`
+	SuccessfulInitializations int        `json:"successful_initializations"`
+	FailedInitializations     int        `json:"failed_initializations"`
+	RecoveryAttempts          int        `json:"recovery_attempts"`
+	SuccessfulRecoveries      int        `json:"successful_recoveries"`
+	TotalRecoveries           int        `json:"total_recoveries"`
+	CurrentUptimeStart        *time.Time `json:"current_uptime_start,omitempty"`
+	UptimeSeconds             float64    `json:"uptime_seconds"`
+	ConsecutiveFailures       int        `json:"consecutive_failures"`
+	ConsecutiveSuccesses      int        `json:"consecutive_successes"`
+	LastHealthCheck           *time.Time `json:"last_health_check,omitempty"`
+	ErrorMessage              string     `json:"error_message,omitempty"`
+	StaleTicks                int        `json:"stale_ticks"`
+}
+
+// Target is one latency figure against its target.
+type Target struct {
+	Name     string   `json:"name"` // health_check | initialization | recovery | status_query
+	TargetMs float64  `json:"target_ms"`
+	ValueMs  *float64 `json:"value_ms,omitempty"`
+	Level    string   `json:"level"` // ok | critical | no data
+	Basis    string   `json:"basis"`
+}
+
+// Metric is one figure extracted from a component's body.
+type Metric struct {
+	Component string   `json:"component"`
+	Name      string   `json:"name"`
+	Value     float64  `json:"value"`
+	Unit      string   `json:"unit,omitempty"`
+	Warning   *float64 `json:"warning,omitempty"`
+	Critical  *float64 `json:"critical,omitempty"`
+	Level     string   `json:"level"`
+}
+
+// Alert is one alarm threshold with the current value it watches.
+type Alert struct {
+	Name     string   `json:"name"` // consecutive_failures | latency_ms | cert_days_left
+	Warning  float64  `json:"warning"`
+	Critical float64  `json:"critical"`
+	Current  *float64 `json:"current,omitempty"`
+	Subject  string   `json:"subject,omitempty"` // the component the current value comes from
+	Level    string   `json:"level"`
+}
+
+// Availability is the share of healthy checks per window against the SLO.
+type Availability struct {
+	SLOPercent float64  `json:"slo_percent"`
+	Windows    []Window `json:"windows"`
+	P95Ms      float64  `json:"p95_ms"`
+	P99Ms      float64  `json:"p99_ms"`
+	Samples    int      `json:"samples"`
+}
+
+// Window is one availability window. Percent is floored to three decimals,
+// so a window is never shown as 100 % while a check failed in it.
+type Window struct {
+	Window   string   `json:"window"` // 1h | 24h | 30d
+	Percent  *float64 `json:"percent,omitempty"`
+	Checks   int      `json:"checks"`
+	MeetsSLO *bool    `json:"meets_slo,omitempty"`
+}
+
+// Recovery is the recovery bookkeeping and what it means now.
+type Recovery struct {
+	Configured     bool       `json:"configured"`
+	Action         string     `json:"action,omitempty"` // webhook | lambda <name>
+	Status         string     `json:"status"`
+	Held           string     `json:"held,omitempty"` // why a due recovery would not start
+	MaxAttempts    int        `json:"max_attempts,omitempty"`
+	BackoffSeconds []float64  `json:"backoff_seconds,omitempty"`
+	Cooldown       string     `json:"cooldown,omitempty"`
+	IncidentID     string     `json:"incident_id,omitempty"`
+	ExecutionName  string     `json:"execution_name,omitempty"`
+	Attempt        int        `json:"attempt"`
+	DecidedAt      *time.Time `json:"decided_at,omitempty"`
+	StartedAt      *time.Time `json:"started_at,omitempty"`
+	LastOutcome    string     `json:"last_outcome,omitempty"`
+	LastAttemptAt  *time.Time `json:"last_attempt_at,omitempty"`
+	LastDurationMs float64    `json:"last_duration_ms,omitempty"`
+	LastError      string     `json:"last_error,omitempty"`
+	CooldownUntil  *time.Time `json:"cooldown_until,omitempty"`
+	StartFailures  int        `json:"start_failures,omitempty"`
+}
+
+// JSON builds the view of recs and of every integration in doc that has no
+// record (shown UNINITIALIZED, never checked), sorted by name. doc may be nil:
+// stored records are then judged against the default thresholds.
+func JSON(recs []health.Record, doc *config.Document, now time.Time, opts ...Option) Report {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	now = now.UTC()
+	rep := Report{GeneratedAt: now, SLOPercent: SLOPercent, Integrations: []Integration{}}
+	if o.statusQuery != nil {
+		v := ms(*o.statusQuery)
+		rep.StatusQueryMs = &v
+	}
+
+	cfgs := map[string]config.Integration{}
+	if doc != nil {
+		for _, in := range doc.Integrations {
+			cfgs[in.Name] = in
+		}
+	}
+	seen := map[string]bool{}
+	for _, r := range recs {
+		in, ok := cfgs[r.Integration]
+		if !ok {
+			in = config.Integration{Name: r.Integration}
+		}
+		seen[r.Integration] = true
+		rep.Integrations = append(rep.Integrations, build(r, in, ok, now, o))
+	}
+	for name, in := range cfgs {
+		if !seen[name] {
+			r := health.Record{Integration: name, State: health.Uninitialized}
+			rep.Integrations = append(rep.Integrations, build(r, in, true, now, o))
+		}
+	}
+	slices.SortFunc(rep.Integrations, func(a, b Integration) int { return cmp.Compare(a.Name, b.Name) })
+	return rep
+}

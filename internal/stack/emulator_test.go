@@ -1,0 +1,394 @@
+package stack
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/vigil-monitor/vigil/internal/awsenv"
+)
+
+// TestStackOnEmulator creates the transformed stack, nested alarms stack
+// included, on a fresh moto and checks what moto built.
+func TestStackOnEmulator(t *testing.T) {
+	t.Parallel()
+	m := needMoto(t)
+	tr := transform(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	// `sam package` uploads the code and the nested template; moto's
+	// CloudFormation reads both from its own S3.
+	alarmsJSON, err := jsonOf(tr.Alarms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, put := range []struct {
+		path string
+		body []byte
+	}{
+		{"/" + testBucket, nil},
+		{"/" + testBucket + "/" + codeKey, dummyZip(t)},
+		{"/" + testBucket + "/" + alarmsKey, alarmsJSON},
+	} {
+		s3Put(ctx, t, m.Endpoint+put.path, put.body)
+	}
+
+	c := awsenv.New(m.AWSConfig())
+	cfn := cloudformation.NewFromConfig(c.Config)
+	body, err := jsonOf(motoCompatible(tr.Template))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const stackName = "vigil"
+	if _, err := cfn.CreateStack(ctx, &cloudformation.CreateStackInput{
+		StackName:    aws.String(stackName),
+		TemplateBody: aws.String(string(body)),
+		Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityIam, cfntypes.CapabilityCapabilityAutoExpand},
+	}); err != nil {
+		t.Fatalf("CreateStack: %v", err)
+	}
+	st := waitStack(ctx, t, cfn, stackName)
+	outputs := map[string]string{}
+	for _, o := range st.Outputs {
+		outputs[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)
+	}
+	res, err := cfn.DescribeStackResources(ctx, &cloudformation.DescribeStackResourcesInput{StackName: aws.String(stackName)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	physical := map[string]string{}
+	for _, r := range res.StackResources {
+		physical[aws.ToString(r.LogicalResourceId)] = aws.ToString(r.PhysicalResourceId)
+	}
+	t.Logf("outputs %v", outputs)
+
+	t.Run("table", func(t *testing.T) {
+		name := outputs["TableName"]
+		if name == "" || name != physical["VigilTable"] {
+			t.Fatalf("TableName output %q, resource %q", name, physical["VigilTable"])
+		}
+		d, err := c.DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for _, k := range d.Table.KeySchema {
+			keys = append(keys, aws.ToString(k.AttributeName)+":"+string(k.KeyType))
+		}
+		if !slices.Equal(keys, []string{"pk:HASH", "sk:RANGE"}) {
+			t.Errorf("key schema %v", keys)
+		}
+		for _, a := range d.Table.AttributeDefinitions {
+			if a.AttributeType != ddbtypes.ScalarAttributeTypeS {
+				t.Errorf("attribute %s type %s", aws.ToString(a.AttributeName), a.AttributeType)
+			}
+		}
+		if d.Table.BillingModeSummary == nil || d.Table.BillingModeSummary.BillingMode != ddbtypes.BillingModePayPerRequest {
+			t.Errorf("billing %+v", d.Table.BillingModeSummary)
+		}
+		// moto 5.2's CloudFormation drops TimeToLiveSpecification and
+		// PointInTimeRecoverySpecification and reads SSESpecification under
+		// the API's key (Enabled, not SSEEnabled). Where the emulator
+		// reports a setting off, the transformed template must have it.
+		tableProps := tr.Template.resource(t, "VigilTable", "AWS::DynamoDB::Table")["Properties"].(map[string]any)
+		templateHas := func(what, field, key string, want any) {
+			t.Helper()
+			got := tableProps[field].(map[string]any)[key]
+			if got != want {
+				t.Errorf("%s: template %s.%s = %v, want %v", what, field, key, got, want)
+			} else {
+				t.Logf("%s: moto does not apply it from CloudFormation; checked on the template", what)
+			}
+		}
+		if d.Table.SSEDescription == nil || d.Table.SSEDescription.Status != ddbtypes.SSEStatusEnabled {
+			templateHas("encryption", "SSESpecification", "SSEEnabled", true)
+		}
+		ttl, err := c.DynamoDB.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: &name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch ttl.TimeToLiveDescription.TimeToLiveStatus {
+		case ddbtypes.TimeToLiveStatusEnabled, ddbtypes.TimeToLiveStatusEnabling:
+			if a := aws.ToString(ttl.TimeToLiveDescription.AttributeName); a != "expires_at" {
+				t.Errorf("TTL attribute %q", a)
+			}
+		default:
+			templateHas("TTL", "TimeToLiveSpecification", "Enabled", true)
+			templateHas("TTL attribute", "TimeToLiveSpecification", "AttributeName", "expires_at")
+		}
+		cb, err := c.DynamoDB.DescribeContinuousBackups(ctx, &dynamodb.DescribeContinuousBackupsInput{TableName: &name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cb.ContinuousBackupsDescription.PointInTimeRecoveryDescription.PointInTimeRecoveryStatus != ddbtypes.PointInTimeRecoveryStatusEnabled {
+			templateHas("point-in-time recovery", "PointInTimeRecoverySpecification", "PointInTimeRecoveryEnabled", true)
+		}
+	})
+
+	t.Run("topic", func(t *testing.T) {
+		arn := outputs["TopicArn"]
+		a, err := c.SNS.GetTopicAttributes(ctx, &sns.GetTopicAttributesInput{TopicArn: &arn})
+		if err != nil {
+			t.Fatalf("topic %q: %v", arn, err)
+		}
+		if a.Attributes["KmsMasterKeyId"] == "" || a.Attributes["KmsMasterKeyId"] == "alias/aws/sns" {
+			t.Errorf("topic key %q, want the stack's customer managed key", a.Attributes["KmsMasterKeyId"])
+		}
+	})
+
+	t.Run("functions", func(t *testing.T) {
+		common := map[string]string{
+			"VIGIL_TABLE": outputs["TableName"], "VIGIL_NAMESPACE": "Vigil", "VIGIL_TOPIC_ARN": outputs["TopicArn"],
+			"VIGIL_CONFIG_FILE": "vigil.yaml", "VIGIL_CONFIG_PARAMETER": "", "LOG_LEVEL": "info",
+		}
+		for _, fn := range []struct {
+			id, name string
+			extra    map[string]string
+		}{
+			{"HealthCheckFunction", "vigil-healthcheck", map[string]string{"VIGIL_STATE_MACHINE_ARN": outputs["StateMachineArn"]}},
+			{"RecoveryFunction", "vigil-recovery", nil},
+			{"StatusFunction", "vigil-status", nil},
+		} {
+			if physical[fn.id] != fn.name {
+				t.Errorf("%s is %q, want %q", fn.id, physical[fn.id], fn.name)
+			}
+			f, err := c.Lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(fn.name)})
+			if err != nil {
+				t.Fatalf("%s: %v", fn.name, err)
+			}
+			if f.Runtime != lambdatypes.RuntimeProvidedal2023 || aws.ToString(f.Handler) != "bootstrap" {
+				t.Errorf("%s: runtime %s handler %s", fn.name, f.Runtime, aws.ToString(f.Handler))
+			}
+			if !slices.Equal(f.Architectures, []lambdatypes.Architecture{lambdatypes.ArchitectureArm64}) {
+				// moto 5.2's CloudFormation creates every function as x86_64.
+				arch := tr.Template.resource(t, fn.id, "AWS::Lambda::Function")["Properties"].(map[string]any)["Architectures"]
+				if !reflect.DeepEqual(arch, []any{"arm64"}) {
+					t.Errorf("%s: architectures %v on moto, %v in the template; want arm64", fn.name, f.Architectures, arch)
+				}
+			}
+			want := map[string]string{}
+			for k, v := range common {
+				want[k] = v
+			}
+			for k, v := range fn.extra {
+				want[k] = v
+			}
+			got := f.Environment.Variables
+			for k, v := range want {
+				if gv, ok := got[k]; !ok || gv != v {
+					t.Errorf("%s: %s = %q (set %v), want %q", fn.name, k, gv, ok, v)
+				}
+			}
+			if len(got) != len(want) {
+				t.Errorf("%s: environment %v, want %v", fn.name, got, want)
+			}
+		}
+		if outputs["HealthCheckFunctionName"] != "vigil-healthcheck" {
+			t.Errorf("HealthCheckFunctionName output %q", outputs["HealthCheckFunctionName"])
+		}
+	})
+
+	t.Run("state machine", func(t *testing.T) {
+		arn := outputs["StateMachineArn"]
+		d, err := c.SFN.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: &arn})
+		if err != nil {
+			t.Fatalf("state machine %q: %v", arn, err)
+		}
+		if d.Type != "STANDARD" {
+			t.Errorf("type %s", d.Type)
+		}
+		fn, err := c.Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("vigil-recovery")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		recoveryArn := aws.ToString(fn.Configuration.FunctionArn)
+		// moto stores the definition without applying DefinitionSubstitutions
+		// (CloudFormation does); apply them the same way before checking.
+		def := strings.ReplaceAll(aws.ToString(d.Definition), "${RecoveryFunctionArn}", recoveryArn)
+		if strings.Contains(def, "${") {
+			t.Errorf("definition has a substitution the template does not provide:\n%s", def)
+		}
+		var asl struct {
+			States map[string]struct {
+				Type       string         `json:"Type"`
+				Resource   string         `json:"Resource"`
+				Parameters map[string]any `json:"Parameters"`
+			} `json:"States"`
+		}
+		if err := json.Unmarshal([]byte(def), &asl); err != nil {
+			t.Fatalf("definition: %v", err)
+		}
+		invokes := 0
+		for name, st := range asl.States {
+			if st.Type != "Task" {
+				continue
+			}
+			if st.Parameters["FunctionName"] != recoveryArn && st.Resource != recoveryArn {
+				t.Errorf("task %s calls %v %v, want the Recovery function", name, st.Resource, st.Parameters["FunctionName"])
+			}
+			invokes++
+		}
+		if invokes == 0 {
+			t.Errorf("no task invokes %s", recoveryArn)
+		}
+	})
+
+	t.Run("dashboard", func(t *testing.T) {
+		if !strings.HasSuffix(outputs["DashboardUrl"], "#dashboards:name="+stackName) {
+			t.Errorf("DashboardUrl %q", outputs["DashboardUrl"])
+		}
+		d, err := c.CloudWatch.GetDashboard(ctx, &cloudwatch.GetDashboardInput{DashboardName: aws.String(stackName)})
+		if err != nil {
+			t.Fatalf("GetDashboard: %v", err)
+		}
+		body := aws.ToString(d.DashboardBody)
+		if strings.Contains(body, "${") {
+			t.Errorf("dashboard body has unresolved substitutions")
+		}
+		metrics, alarms, err := DashboardMetrics(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantMetrics, wantAlarms := templateDashboard(t, tr)
+		if fmt.Sprint(metrics) != fmt.Sprint(wantMetrics) || len(alarms) != len(wantAlarms) {
+			t.Errorf("dashboard on the emulator differs from the template:\n%v %d alarms\n%v %d alarms",
+				metrics, len(alarms), wantMetrics, len(wantAlarms))
+		}
+	})
+
+	t.Run("nested alarms stack", func(t *testing.T) {
+		id := physical["MonitoredIntegrationAlarms"]
+		if id == "" {
+			t.Fatalf("nested stack not created; resources %v", physical)
+		}
+		out, err := cfn.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: &id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, p := range out.Stacks[0].Parameters {
+			got[aws.ToString(p.ParameterKey)] = aws.ToString(p.ParameterValue)
+		}
+		want := map[string]string{
+			"Integration": "agent-bridge", "MetricNamespace": "Vigil", "TopicArn": outputs["TopicArn"],
+			"AlarmNamePrefix": stackName + "-agent-bridge", "BodyMetricComponent": "bridge-metrics",
+		}
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("nested parameter %s = %q, want %q", k, got[k], v)
+			}
+		}
+	})
+}
+
+// motoCompatible works around two moto 5.2 gaps, on a copy of the
+// template. moto cannot resolve GetAtt on a resource type it skips, so the
+// StatusFunctionUrl output (AWS::Lambda::Url) is dropped; TestOutputs checks
+// it on the template. moto's IAM role reads an Fn::If that yields
+// AWS::NoValue as a null policy, so conditional policies are dropped: with
+// default parameters their conditions (HasConfigParameter,
+// HasRecoveryTargets) are false anyway.
+func motoCompatible(d doc) doc {
+	var cp doc
+	b, _ := json.Marshal(d)
+	_ = json.Unmarshal(b, &cp)
+	delete(cp["Outputs"].(map[string]any), "StatusFunctionUrl")
+	for _, r := range cp.ofType("AWS::IAM::Role") {
+		p := r["Properties"].(map[string]any)
+		pols, _ := p["Policies"].([]any)
+		kept := pols[:0]
+		for _, pol := range pols {
+			if _, cond := pol.(map[string]any)["Fn::If"]; !cond {
+				kept = append(kept, pol)
+			}
+		}
+		if pols != nil {
+			p["Policies"] = kept
+		}
+	}
+	return cp
+}
+
+// waitStack waits for the stack to finish creating; moto creates stacks
+// synchronously, so this rarely loops.
+func waitStack(ctx context.Context, t *testing.T, cfn *cloudformation.Client, name string) cfntypes.Stack {
+	t.Helper()
+	for {
+		out, err := cfn.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: &name})
+		if err != nil {
+			t.Fatalf("DescribeStacks: %v", err)
+		}
+		st := out.Stacks[0]
+		switch st.StackStatus {
+		case cfntypes.StackStatusCreateComplete:
+			return st
+		case cfntypes.StackStatusCreateInProgress:
+		default:
+			t.Fatalf("stack %s: %s %s", name, st.StackStatus, aws.ToString(st.StackStatusReason))
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("stack %s: %v", name, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// s3Put writes to moto's S3 over plain HTTP: the repository has no S3 SDK
+// client, and moto accepts unsigned path-style requests.
+func s3Put(ctx context.Context, t *testing.T, url string, body []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("PUT %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 2048))
+		t.Fatalf("PUT %s: %s %s", url, resp.Status, b)
+	}
+}
+
+// dummyZip is a function package whose bootstrap is never run: moto only
+// stores it.
+func dummyZip(t *testing.T) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, err := zw.Create("bootstrap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("#!/bin/sh\nexit 1\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}

@@ -1,0 +1,245 @@
+package stack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vigil-monitor/vigil/internal/emulator"
+)
+
+// One moto per test binary: it is only used by the stack test, which needs
+// a fresh server (SPEC section 8), and starting one takes seconds.
+var (
+	moto    *emulator.Moto
+	motoErr error
+)
+
+func TestMain(m *testing.M) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	moto, motoErr = emulator.StartMoto(ctx, emulator.MotoOptions{})
+	cancel()
+	code := m.Run()
+	moto.Stop()
+	os.Exit(code)
+}
+
+func needMoto(t *testing.T) *emulator.Moto {
+	t.Helper()
+	if motoErr != nil {
+		t.Fatalf("moto: %v", motoErr)
+	}
+	return moto
+}
+
+// repoRoot is where template.yaml lives.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+const (
+	testBucket  = "vigil-stack-test"
+	codeKey     = "code.zip"
+	alarmsKey   = "integration-alarms.json"
+	alarmsURL   = "https://s3.amazonaws.com/" + testBucket + "/" + alarmsKey
+	codeURI     = "s3://" + testBucket + "/" + codeKey
+	aslRelPath  = "statemachine/recovery.asl.json"
+	pythonTools = "cfn-lint and aws-sam-translator (`make deps` installs them: pip install cfn-lint)"
+)
+
+// transformed is the SAM-transformed template.yaml and integration-alarms.yaml
+// as JSON documents.
+type transformed struct {
+	Template doc `json:"template"`
+	Alarms   doc `json:"alarms"`
+	raw      []byte
+}
+
+// doc is a CloudFormation template decoded into plain maps.
+type doc map[string]any
+
+func (d doc) resources() map[string]any { m, _ := d["Resources"].(map[string]any); return m }
+
+// resource returns the resource with logical id id, failing when it is
+// missing or not of type kind.
+func (d doc) resource(t *testing.T, id, kind string) map[string]any {
+	t.Helper()
+	r, ok := d.resources()[id].(map[string]any)
+	if !ok {
+		t.Fatalf("resource %s missing", id)
+	}
+	if r["Type"] != kind {
+		t.Fatalf("resource %s: type %v, want %s", id, r["Type"], kind)
+	}
+	return r
+}
+
+func (d doc) ofType(kind string) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for id, r := range d.resources() {
+		if m, ok := r.(map[string]any); ok && m["Type"] == kind {
+			out[id] = m
+		}
+	}
+	return out
+}
+
+// parameterDefaults returns each parameter's Default.
+func (d doc) parameterDefaults() map[string]any {
+	out := map[string]any{}
+	params, _ := d["Parameters"].(map[string]any)
+	for name, p := range params {
+		if def, ok := p.(map[string]any)["Default"]; ok {
+			out[name] = def
+		}
+	}
+	return out
+}
+
+var (
+	transformOnce   sync.Once
+	transformResult *transformed
+	transformErr    error
+)
+
+// transform runs testdata/transform.py once per test binary.
+func transform(t *testing.T) *transformed {
+	t.Helper()
+	transformOnce.Do(func() { transformResult, transformErr = runTransform(repoRoot(t)) })
+	if transformErr != nil {
+		t.Fatal(transformErr)
+	}
+	return transformResult
+}
+
+func runTransform(root string) (*transformed, error) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		return nil, fmt.Errorf("python3 not found; it runs %s", pythonTools)
+	}
+	asl := filepath.Join(root, aslRelPath)
+	if _, err := os.Stat(asl); errors.Is(err, os.ErrNotExist) {
+		asl, err = placeholderASL()
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(filepath.Dir(asl))
+	}
+	cmd := exec.Command(python, filepath.Join("testdata", "transform.py"),
+		filepath.Join(root, "template.yaml"), asl, filepath.Join(root, "integration-alarms.yaml"),
+		codeURI, alarmsURL)
+	cmd.Env = append(os.Environ(), "AWS_DEFAULT_REGION="+emulator.Region, "AWS_REGION="+emulator.Region)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("transform.py: %w\n%s\n(it needs %s)", err, stderr.String(), pythonTools)
+	}
+	var out transformed
+	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+		return nil, fmt.Errorf("transform.py output: %w", err)
+	}
+	out.raw = stdout.Bytes()
+	return &out, nil
+}
+
+// placeholderASL stands in for statemachine/recovery.asl.json until it
+// exists: a one-state definition that invokes the Recovery function.
+func placeholderASL() (string, error) {
+	dir, err := os.MkdirTemp("", "vigil-asl-")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "recovery.asl.json")
+	const def = `{"StartAt":"Attempt","States":{"Attempt":{"Type":"Task",` +
+		`"Resource":"arn:aws:states:::lambda:invoke","Parameters":{"FunctionName":"${RecoveryFunctionArn}","Payload.$":"$"},"End":true}}}`
+	return path, os.WriteFile(path, []byte(def), 0o600)
+}
+
+var subVarRE = regexp.MustCompile(`\$\{([A-Za-z0-9:._]+)\}`)
+
+// resolve replaces Ref and Fn::Sub over the names in params (parameters and
+// pseudo parameters). A Ref to anything else, such as a resource, is kept,
+// as is a Sub variable whose value is not a string.
+func resolve(v any, params map[string]any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		if len(x) == 1 {
+			if name, ok := x["Ref"].(string); ok {
+				if p, ok := params[name]; ok {
+					return p
+				}
+				return x
+			}
+			if s, ok := x["Fn::Sub"].(string); ok {
+				out := subVarRE.ReplaceAllStringFunc(s, func(m string) string {
+					if p, ok := params[m[2:len(m)-1]].(string); ok {
+						return p
+					}
+					return m
+				})
+				if !strings.Contains(out, "${") {
+					return out
+				}
+				return map[string]any{"Fn::Sub": out}
+			}
+		}
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = resolve(e, params)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = resolve(e, params)
+		}
+		return out
+	}
+	return v
+}
+
+// pseudo are the pseudo parameters the tests resolve with.
+var pseudo = map[string]any{
+	"AWS::StackName": "vigil", "AWS::Region": emulator.Region, "AWS::Partition": "aws",
+	"AWS::AccountId": "123456789012", "AWS::URLSuffix": "amazonaws.com",
+}
+
+// rootParams are template.yaml's parameter defaults plus pseudo parameters.
+func rootParams(tr *transformed) map[string]any {
+	p := tr.Template.parameterDefaults()
+	for k, v := range pseudo {
+		p[k] = v
+	}
+	return p
+}
+
+// nestedParams are the parameters integration-alarms.yaml receives from
+// the MonitoredIntegrationAlarms block, over its own defaults.
+func nestedParams(t *testing.T, tr *transformed) map[string]any {
+	t.Helper()
+	stack := tr.Template.resource(t, "MonitoredIntegrationAlarms", "AWS::CloudFormation::Stack")
+	given, _ := resolve(stack["Properties"].(map[string]any)["Parameters"], rootParams(tr)).(map[string]any)
+	p := tr.Alarms.parameterDefaults()
+	for k, v := range given {
+		p[k] = v
+	}
+	for k, v := range pseudo {
+		p[k] = v
+	}
+	return p
+}

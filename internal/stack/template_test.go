@@ -1,0 +1,488 @@
+package stack
+
+import (
+	"encoding/json"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// What moto silently skips (alarms, the schedule) and what it does not
+// check (IAM), asserted on the transformed template.
+
+var (
+	topicRef = map[string]any{"Ref": "VigilTopic"}
+	tableArn = map[string]any{"Fn::GetAtt": []any{"VigilTable", "Arn"}}
+	queueArn = map[string]any{"Fn::GetAtt": []any{"HealthCheckFailureQueue", "Arn"}}
+	smRef    = map[string]any{"Ref": "RecoveryStateMachine"}
+	nsRef    = map[string]any{"Ref": "MetricNamespace"}
+)
+
+// wantAlarm is one alarm as SPEC section 5 and the cost budget want it.
+type wantAlarm struct {
+	id        string
+	nested    bool   // in integration-alarms.yaml
+	condition string // "" when always created
+	name      string
+	namespace string
+	metric    string
+	dims      map[string]any
+	stat      string
+	period    float64
+	threshold float64
+	operator  string
+	missing   string
+	expr      string // metric math: the returned expression
+}
+
+func TestAlarms(t *testing.T) {
+	t.Parallel()
+	tr := transform(t)
+	integ := map[string]any{"Integration": "agent-bridge"}
+	comp := map[string]any{"Integration": "agent-bridge", "Component": "bridge-metrics"}
+	const (
+		ge, gt, lt = "GreaterThanOrEqualToThreshold", "GreaterThanThreshold", "LessThanThreshold"
+		prefix     = "vigil-agent-bridge-"
+	)
+	want := []wantAlarm{
+		{"ConsecutiveFailuresWarningAlarm", true, "Warnings", prefix + "consecutive-failures-warning", "Vigil", "ConsecutiveFailures", integ, "Maximum", 60, 2, ge, "ignore", ""},
+		{"ConsecutiveFailuresCriticalAlarm", true, "", prefix + "consecutive-failures-critical", "Vigil", "ConsecutiveFailures", integ, "Maximum", 60, 3, ge, "ignore", ""},
+		{"CheckDurationWarningAlarm", true, "Warnings", prefix + "check-duration-warning", "Vigil", "CheckDuration", integ, "Maximum", 60, 1000, gt, "ignore", ""},
+		{"CheckDurationCriticalAlarm", true, "", prefix + "check-duration-critical", "Vigil", "CheckDuration", integ, "Maximum", 60, 5000, gt, "ignore", ""},
+		{"MemoryWarningAlarm", true, "BodyMetricWarnings", prefix + "memory-warning", "Vigil", "MemoryMB", comp, "Maximum", 60, 500, gt, "ignore", ""},
+		{"MemoryCriticalAlarm", true, "BodyMetrics", prefix + "memory-critical", "Vigil", "MemoryMB", comp, "Maximum", 60, 800, gt, "ignore", ""},
+		{"AvailabilitySLOAlarm", true, "", prefix + "availability-slo", "Vigil", "Healthy", integ, "Average", 86400, 99.9, lt, "ignore", "100 * healthy"},
+		{"ErrorRateWarningAlarm", true, "Warnings", prefix + "error-rate-warning", "Vigil", "Healthy", integ, "Average", 21600, 0.1, gt, "ignore", "100 * (1 - healthy)"},
+		{"ErrorRateCriticalAlarm", true, "", prefix + "error-rate-critical", "Vigil", "Healthy", integ, "Average", 21600, 1, gt, "ignore", "100 * (1 - healthy)"},
+		{"RecoveryFailedAlarm", true, "", prefix + "recovery-failed", "Vigil", "RecoveryFailed", integ, "Sum", 60, 1, ge, "notBreaching", ""},
+		{"HeartbeatAlarm", false, "", "vigil-heartbeat", "Vigil", "Heartbeat", nil, "SampleCount", 60, 1, lt, "breaching", ""},
+		{"HealthCheckFunctionAlarm", false, "CreateFunctionAlarms", "vigil-healthcheck-errors", "AWS/Lambda", "Errors", map[string]any{"FunctionName": map[string]any{"Ref": "HealthCheckFunction"}}, "Sum", 60, 1, ge, "notBreaching", "errors + throttles"},
+		{"RecoveryFunctionAlarm", false, "CreateFunctionAlarms", "vigil-recovery-errors", "AWS/Lambda", "Errors", map[string]any{"FunctionName": map[string]any{"Ref": "RecoveryFunction"}}, "Sum", 60, 1, ge, "notBreaching", "errors + throttles"},
+		{"StatusFunctionAlarm", false, "CreateFunctionAlarms", "vigil-status-errors", "AWS/Lambda", "Errors", map[string]any{"FunctionName": map[string]any{"Ref": "StatusFunction"}}, "Sum", 60, 1, ge, "notBreaching", "errors + throttles"},
+	}
+	alarms := resolvedAlarms(t, tr)
+	if len(alarms) != len(want) {
+		t.Errorf("%d alarms, want %d (each costs at least $0.10 a month: add one to this table only on purpose)", len(alarms), len(want))
+	}
+	for _, w := range want {
+		t.Run(w.id, func(t *testing.T) {
+			r, ok := alarms[w.id]
+			if !ok {
+				t.Fatalf("alarm %s missing", w.id)
+			}
+			if got, _ := r["Condition"].(string); got != w.condition {
+				t.Errorf("Condition = %q, want %q", got, w.condition)
+			}
+			p := r["Properties"].(map[string]any)
+			check := func(field string, want any) {
+				t.Helper()
+				if got := p[field]; !reflect.DeepEqual(num(got), num(want)) {
+					t.Errorf("%s = %#v, want %#v", field, got, want)
+				}
+			}
+			check("AlarmName", w.name)
+			check("Threshold", w.threshold)
+			check("ComparisonOperator", w.operator)
+			check("TreatMissingData", w.missing)
+			check("AlarmActions", []any{topicRef})
+			check("OKActions", []any{topicRef})
+			ns, metric, dims, stat, period := p["Namespace"], p["MetricName"], p["Dimensions"], p["Statistic"], p["Period"]
+			if w.expr != "" {
+				ns, metric, dims, stat, period = nil, nil, nil, nil, nil
+				var returned []string
+				for _, m := range p["Metrics"].([]any) {
+					m := m.(map[string]any)
+					if m["ReturnData"] == true {
+						returned = append(returned, m["Expression"].(string))
+					}
+					ms, ok := m["MetricStat"].(map[string]any)
+					if !ok || metric != nil {
+						continue
+					}
+					mm := ms["Metric"].(map[string]any)
+					ns, metric, dims, stat, period = mm["Namespace"], mm["MetricName"], mm["Dimensions"], ms["Stat"], ms["Period"]
+				}
+				if !slices.Equal(returned, []string{w.expr}) {
+					t.Errorf("returned expressions %q, want [%q]", returned, w.expr)
+				}
+			}
+			if ns != w.namespace || metric != w.metric || stat != w.stat || num(period) != w.period {
+				t.Errorf("metric %v/%v %v period %v, want %s/%s %s period %v", ns, metric, stat, period, w.namespace, w.metric, w.stat, w.period)
+			}
+			if got := dimMap(dims); !reflect.DeepEqual(got, w.dims) && (len(got) != 0 || len(w.dims) != 0) {
+				t.Errorf("dimensions %v, want %v", got, w.dims)
+			}
+		})
+	}
+}
+
+// TestFunctionAlarmsCountThrottles checks the metric-math function alarms
+// add Throttles of the same function to its Errors.
+func TestFunctionAlarmsCountThrottles(t *testing.T) {
+	t.Parallel()
+	tr := transform(t)
+	for _, fn := range []string{"HealthCheck", "Recovery", "Status"} {
+		p := tr.Template.resource(t, fn+"FunctionAlarm", "AWS::CloudWatch::Alarm")["Properties"].(map[string]any)
+		seen := map[string]bool{}
+		for _, m := range p["Metrics"].([]any) {
+			ms, ok := m.(map[string]any)["MetricStat"].(map[string]any)
+			if !ok {
+				continue
+			}
+			mm := ms["Metric"].(map[string]any)
+			if d := dimMap(mm["Dimensions"]); !reflect.DeepEqual(d["FunctionName"], map[string]any{"Ref": fn + "Function"}) {
+				t.Errorf("%s alarm: %v dimensions %v", fn, mm["MetricName"], d)
+			}
+			seen[mm["MetricName"].(string)] = true
+		}
+		if !seen["Errors"] || !seen["Throttles"] || len(seen) != 2 {
+			t.Errorf("%s alarm metrics %v, want Errors and Throttles", fn, seen)
+		}
+	}
+}
+
+func TestSchedule(t *testing.T) {
+	t.Parallel()
+	tr := transform(t)
+	schedules := tr.Template.ofType("AWS::Scheduler::Schedule")
+	if len(schedules) != 1 {
+		t.Fatalf("%d schedules, want 1", len(schedules))
+	}
+	for id, s := range schedules {
+		p := resolve(s["Properties"], rootParams(tr)).(map[string]any)
+		if p["ScheduleExpression"] != "rate(1 minute)" {
+			t.Errorf("%s: ScheduleExpression %v", id, p["ScheduleExpression"])
+		}
+		if p["Name"] != "vigil-healthcheck" {
+			t.Errorf("%s: Name %v, want one per stack", id, p["Name"])
+		}
+		if !reflect.DeepEqual(p["FlexibleTimeWindow"], map[string]any{"Mode": "OFF"}) {
+			t.Errorf("%s: FlexibleTimeWindow %v", id, p["FlexibleTimeWindow"])
+		}
+		target := p["Target"].(map[string]any)
+		if !reflect.DeepEqual(target["Arn"], map[string]any{"Fn::GetAtt": []any{"HealthCheckFunction", "Arn"}}) {
+			t.Errorf("target %v", target["Arn"])
+		}
+		retry := target["RetryPolicy"].(map[string]any)
+		if num(retry["MaximumEventAgeInSeconds"]) != 60.0 || num(retry["MaximumRetryAttempts"]).(float64) > 2 {
+			t.Errorf("RetryPolicy %v: a stale tick must not be replayed late", retry)
+		}
+		if !reflect.DeepEqual(target["DeadLetterConfig"], map[string]any{"Arn": queueArn}) {
+			t.Errorf("DeadLetterConfig %v", target["DeadLetterConfig"])
+		}
+		var input struct {
+			ScheduledTime string   `json:"scheduled_time"`
+			Integrations  []string `json:"integrations"`
+		}
+		if err := json.Unmarshal([]byte(target["Input"].(string)), &input); err != nil {
+			t.Fatalf("Input: %v", err)
+		}
+		if input.ScheduledTime != "<aws.scheduler.scheduled-time>" || input.Integrations == nil || len(input.Integrations) != 0 {
+			t.Errorf("Input %+v, want the scheduled-time placeholder and an empty integrations list", input)
+		}
+		// The scheduler's role may invoke the function and write the queue, nothing else.
+		role := tr.Template.resource(t, "HealthCheckFunctionTickRole", "AWS::IAM::Role")
+		for _, st := range statements(role) {
+			switch st.actions[0] {
+			case "lambda:InvokeFunction":
+				if !reflect.DeepEqual(st.resources, []any{target["Arn"]}) {
+					t.Errorf("scheduler invokes %v", st.resources)
+				}
+			case "sqs:SendMessage":
+				if !reflect.DeepEqual(st.resources, []any{queueArn}) {
+					t.Errorf("scheduler writes %v", st.resources)
+				}
+			default:
+				t.Errorf("scheduler role allows %v", st.actions)
+			}
+		}
+	}
+}
+
+func TestEventInvokeConfig(t *testing.T) {
+	t.Parallel()
+	tr := transform(t)
+	p := tr.Template.resource(t, "HealthCheckFunctionEventInvokeConfig", "AWS::Lambda::EventInvokeConfig")["Properties"].(map[string]any)
+	if num(p["MaximumRetryAttempts"]) != 0.0 || num(p["MaximumEventAgeInSeconds"]) != 60.0 {
+		t.Errorf("retries %v, max age %v: want 0 and 60", p["MaximumRetryAttempts"], p["MaximumEventAgeInSeconds"])
+	}
+	dest := p["DestinationConfig"].(map[string]any)["OnFailure"].(map[string]any)["Destination"]
+	if !reflect.DeepEqual(dest, queueArn) {
+		t.Errorf("OnFailure destination %v", dest)
+	}
+	q := tr.Template.resource(t, "HealthCheckFailureQueue", "AWS::SQS::Queue")["Properties"].(map[string]any)
+	if q["SqsManagedSseEnabled"] != true {
+		t.Errorf("failure queue not encrypted: %v", q)
+	}
+}
+
+func TestFunctionSettings(t *testing.T) {
+	t.Parallel()
+	tr := transform(t)
+	params := rootParams(tr)
+	for _, tc := range []struct {
+		id, name         string
+		timeout, memory  float64
+		envStateMachine  bool
+		logGroupResource string
+	}{
+		{"HealthCheckFunction", "vigil-healthcheck", 50, 256, true, "HealthCheckLogGroup"},
+		{"RecoveryFunction", "vigil-recovery", 60, 256, false, "RecoveryLogGroup"},
+		{"StatusFunction", "vigil-status", 10, 128, false, "StatusLogGroup"},
+	} {
+		r := tr.Template.resource(t, tc.id, "AWS::Lambda::Function")
+		if md, _ := r["Metadata"].(map[string]any); md["BuildMethod"] != "makefile" {
+			t.Errorf("%s: Metadata %v, want BuildMethod makefile", tc.id, md)
+		}
+		p := resolve(r["Properties"], params).(map[string]any)
+		if p["FunctionName"] != tc.name || num(p["Timeout"]) != tc.timeout || num(p["MemorySize"]) != tc.memory {
+			t.Errorf("%s: name %v timeout %v memory %v", tc.id, p["FunctionName"], p["Timeout"], p["MemorySize"])
+		}
+		lc := p["LoggingConfig"].(map[string]any)
+		if lc["LogFormat"] != "JSON" || !reflect.DeepEqual(lc["LogGroup"], map[string]any{"Ref": tc.logGroupResource}) {
+			t.Errorf("%s: LoggingConfig %v", tc.id, lc)
+		}
+		lg := resolve(tr.Template.resource(t, tc.logGroupResource, "AWS::Logs::LogGroup")["Properties"], params).(map[string]any)
+		if lg["LogGroupName"] != "/aws/lambda/"+tc.name || num(lg["RetentionInDays"]) != 14.0 {
+			t.Errorf("%s: log group %v", tc.id, lg)
+		}
+		_, hasSM := p["Environment"].(map[string]any)["Variables"].(map[string]any)["VIGIL_STATE_MACHINE_ARN"]
+		if hasSM != tc.envStateMachine {
+			t.Errorf("%s: VIGIL_STATE_MACHINE_ARN present %v", tc.id, hasSM)
+		}
+	}
+	url := tr.Template.resource(t, "StatusFunctionUrl", "AWS::Lambda::Url")["Properties"].(map[string]any)
+	if url["AuthType"] != "AWS_IAM" {
+		t.Errorf("status function URL auth %v", url["AuthType"])
+	}
+}
+
+// statement is one IAM statement with its actions and resources as lists.
+type statement struct {
+	actions   []string
+	resources []any
+	condition any
+	cond      string // the Fn::If condition guarding its policy, if any
+}
+
+// statements lists a role's inline policy statements, including those
+// behind an Fn::If (true branch).
+func statements(role map[string]any) []statement {
+	var out []statement
+	policies, _ := role["Properties"].(map[string]any)["Policies"].([]any)
+	for _, pol := range policies {
+		pm := pol.(map[string]any)
+		cond := ""
+		if ifv, ok := pm["Fn::If"].([]any); ok {
+			cond = ifv[0].(string)
+			pm = ifv[1].(map[string]any)
+		}
+		doc := pm["PolicyDocument"].(map[string]any)
+		for _, s := range doc["Statement"].([]any) {
+			sm := s.(map[string]any)
+			st := statement{condition: sm["Condition"], cond: cond}
+			switch a := sm["Action"].(type) {
+			case string:
+				st.actions = []string{a}
+			case []any:
+				for _, e := range a {
+					st.actions = append(st.actions, e.(string))
+				}
+			}
+			if rs, ok := sm["Resource"].([]any); ok {
+				st.resources = rs
+			} else {
+				st.resources = []any{sm["Resource"]}
+			}
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+func TestIAMLeastPrivilege(t *testing.T) {
+	t.Parallel()
+	tr := transform(t)
+	tableActions := []string{"dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}
+	for _, tc := range []struct {
+		role                          string
+		table                         []string
+		startsRecovery, publishes, pm bool
+	}{
+		{"HealthCheckFunctionRole", tableActions, true, true, true},
+		{"RecoveryFunctionRole", tableActions, false, true, true},
+		{"StatusFunctionRole", []string{"dynamodb:GetItem", "dynamodb:Query"}, false, false, false},
+	} {
+		t.Run(tc.role, func(t *testing.T) {
+			role := tr.Template.resource(t, tc.role, "AWS::IAM::Role")
+			var table []string
+			var started, published, putMetrics bool
+			for _, st := range statements(role) {
+				for _, a := range st.actions {
+					if strings.HasSuffix(a, "*") {
+						t.Errorf("wildcard action %s", a)
+					}
+					service, _, _ := strings.Cut(a, ":")
+					switch {
+					case service == "dynamodb":
+						table = append(table, a)
+						if !reflect.DeepEqual(st.resources, []any{tableArn}) {
+							t.Errorf("%s on %v, want the table ARN only", a, st.resources)
+						}
+					case a == "states:StartExecution":
+						started = true
+						if !reflect.DeepEqual(st.resources, []any{smRef}) {
+							t.Errorf("%s on %v, want the state machine only", a, st.resources)
+						}
+					case a == "sns:Publish":
+						published = true
+						if !reflect.DeepEqual(st.resources, []any{topicRef}) {
+							t.Errorf("%s on %v, want the topic only", a, st.resources)
+						}
+					case a == "cloudwatch:PutMetricData":
+						putMetrics = true
+						want := map[string]any{"StringEquals": map[string]any{"cloudwatch:namespace": nsRef}}
+						if !reflect.DeepEqual(st.condition, want) {
+							t.Errorf("PutMetricData condition %v, want the namespace", st.condition)
+						}
+					case a == "ssm:GetParameter" || a == "secretsmanager:GetSecretValue":
+						for _, r := range st.resources {
+							sub, _ := r.(map[string]any)["Fn::Sub"].(string)
+							if !strings.Contains(sub, "${SecretsPrefix}") && !strings.Contains(sub, "${ConfigParameterName}") {
+								t.Errorf("%s on %v, want the secrets prefix or the config parameter", a, r)
+							}
+						}
+						if strings.Contains(a, "ssm") && st.cond != "" && st.cond != "HasConfigParameter" {
+							t.Errorf("config read guarded by %s", st.cond)
+						}
+					case (a == "kms:GenerateDataKey" || a == "kms:Decrypt") && tc.publishes:
+						wantKey := map[string]any{"Fn::If": []any{"CreateTopicKey",
+							map[string]any{"Fn::GetAtt": []any{"VigilTopicKey", "Arn"}}, map[string]any{"Ref": "TopicKmsKeyArn"}}}
+						via := map[string]any{"StringEquals": map[string]any{"kms:ViaService": map[string]any{"Fn::Sub": "sns.${AWS::Region}.amazonaws.com"}}}
+						if !reflect.DeepEqual(st.resources, []any{wantKey}) || !reflect.DeepEqual(st.condition, via) {
+							t.Errorf("%s on %v if %v, want the topic key through SNS only", a, st.resources, st.condition)
+						}
+					case a == "sqs:SendMessage" && tc.role == "HealthCheckFunctionRole":
+						if !reflect.DeepEqual(st.resources, []any{queueArn}) {
+							t.Errorf("%s on %v", a, st.resources)
+						}
+					case a == "lambda:InvokeFunction" && tc.role == "RecoveryFunctionRole":
+						if st.cond != "HasRecoveryTargets" {
+							t.Errorf("lambda:InvokeFunction not guarded by HasRecoveryTargets")
+						}
+					default:
+						t.Errorf("unexpected action %s on %v", a, st.resources)
+					}
+				}
+			}
+			slices.Sort(table)
+			if !slices.Equal(table, tc.table) {
+				t.Errorf("table actions %v, want %v", table, tc.table)
+			}
+			if started != tc.startsRecovery || published != tc.publishes || putMetrics != tc.pm {
+				t.Errorf("StartExecution %v, Publish %v, PutMetricData %v; want %v %v %v",
+					started, published, putMetrics, tc.startsRecovery, tc.publishes, tc.pm)
+			}
+			if arns, _ := role["Properties"].(map[string]any)["ManagedPolicyArns"].([]any); len(arns) != 1 ||
+				!strings.Contains(arns[0].(string), "AWSLambdaBasicExecutionRole") {
+				t.Errorf("managed policies %v, want only AWSLambdaBasicExecutionRole", arns)
+			}
+		})
+	}
+}
+
+func TestStateMachineDefinition(t *testing.T) {
+	t.Parallel()
+	tr := transform(t)
+	p := tr.Template.resource(t, "RecoveryStateMachine", "AWS::StepFunctions::StateMachine")["Properties"].(map[string]any)
+	if p["StateMachineType"] != "STANDARD" {
+		t.Errorf("type %v", p["StateMachineType"])
+	}
+	subs := p["DefinitionSubstitutions"].(map[string]any)
+	if !reflect.DeepEqual(subs["RecoveryFunctionArn"], map[string]any{"Fn::GetAtt": []any{"RecoveryFunction", "Arn"}}) {
+		t.Errorf("DefinitionSubstitutions %v", subs)
+	}
+	ld := p["LoggingConfiguration"].(map[string]any)
+	if ld["Level"] != "ERROR" {
+		t.Errorf("logging level %v", ld["Level"])
+	}
+	role := tr.Template.resource(t, "RecoveryStateMachineRole", "AWS::IAM::Role")
+	for _, st := range statements(role) {
+		if slices.Contains(st.actions, "lambda:InvokeFunction") {
+			for _, r := range st.resources {
+				if sub, _ := r.(map[string]any)["Fn::Sub"].([]any); len(sub) != 2 ||
+					!reflect.DeepEqual(sub[1], map[string]any{"functionName": map[string]any{"Ref": "RecoveryFunction"}}) {
+					t.Errorf("state machine invokes %v, want the Recovery function only", r)
+				}
+			}
+		}
+	}
+}
+
+// resolvedAlarms returns every alarm of both templates by logical id, with
+// parameters replaced by their defaults: the nested stack's by the values
+// template.yaml passes it.
+func resolvedAlarms(t *testing.T, tr *transformed) map[string]map[string]any {
+	t.Helper()
+	out := map[string]map[string]any{}
+	for id, r := range tr.Template.ofType("AWS::CloudWatch::Alarm") {
+		out[id] = resolve(r, rootParams(tr)).(map[string]any)
+	}
+	nested := nestedParams(t, tr)
+	for id, r := range tr.Alarms.ofType("AWS::CloudWatch::Alarm") {
+		if _, dup := out[id]; dup {
+			t.Fatalf("alarm id %s in both templates", id)
+		}
+		out[id] = resolve(r, nested).(map[string]any)
+	}
+	return out
+}
+
+// dimMap turns a CloudFormation Dimensions list into name → value.
+func dimMap(v any) map[string]any {
+	list, _ := v.([]any)
+	if len(list) == 0 {
+		return nil
+	}
+	out := map[string]any{}
+	for _, d := range list {
+		dm := d.(map[string]any)
+		out[dm["Name"].(string)] = dm["Value"]
+	}
+	return out
+}
+
+// num makes numbers comparable whatever their JSON or Go type.
+func num(v any) any {
+	switch x := v.(type) {
+	case int:
+		return float64(x)
+	case float64:
+		return x
+	}
+	return v
+}
+
+func TestOutputs(t *testing.T) {
+	t.Parallel()
+	tr := transform(t)
+	outputs, _ := tr.Template["Outputs"].(map[string]any)
+	want := map[string]any{
+		"TableName":               map[string]any{"Ref": "VigilTable"},
+		"TopicArn":                topicRef,
+		"StateMachineArn":         smRef,
+		"StatusFunctionUrl":       map[string]any{"Fn::GetAtt": []any{"StatusFunctionUrl", "FunctionUrl"}},
+		"HealthCheckFunctionName": map[string]any{"Ref": "HealthCheckFunction"},
+		"DashboardUrl":            map[string]any{"Fn::Sub": "https://${AWS::Region}.console.aws.amazon.com/cloudwatch/home?region=${AWS::Region}#dashboards:name=${VigilDashboard}"},
+	}
+	if len(outputs) != len(want) {
+		t.Errorf("%d outputs, want %d", len(outputs), len(want))
+	}
+	for name, v := range want {
+		o, _ := outputs[name].(map[string]any)
+		if !reflect.DeepEqual(o["Value"], v) {
+			t.Errorf("output %s = %v, want %v", name, o["Value"], v)
+		}
+	}
+}

@@ -1,0 +1,381 @@
+package status
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/vigil-monitor/vigil/internal/config"
+	"github.com/vigil-monitor/vigil/internal/emulator"
+	"github.com/vigil-monitor/vigil/internal/health"
+	"github.com/vigil-monitor/vigil/internal/report"
+	"github.com/vigil-monitor/vigil/internal/store"
+)
+
+// moto is the package's one emulator; every test makes its own table in it.
+var moto *emulator.Moto
+
+func TestMain(m *testing.M) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	var err error
+	moto, err = emulator.StartMoto(ctx, emulator.MotoOptions{})
+	cancel()
+	if err != nil {
+		// The Status function is tested against the emulator or not at all:
+		// a missing moto_server fails the package instead of skipping it.
+		fmt.Fprintln(os.Stderr, "status tests:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	moto.Stop()
+	os.Exit(code)
+}
+
+// plantedSecret is in the config's probe headers; no answer may contain it,
+// nor the names of the secrets the config refers to.
+const plantedSecret = "sk-PLANTED-SECRET"
+
+var secretRefs = []string{plantedSecret, "/vigil/bridge/api-key", "vigil/ops-webhook"}
+
+const testConfig = `
+integrations:
+  - name: agent-bridge
+    components:
+      - name: orchestrator
+        type: http
+        target: https://bridge.example.com/health/orchestrator
+        http:
+          headers:
+            Authorization: Bearer sk-PLANTED-SECRET
+          secret_headers:
+            X-Api-Key: {ssm: /vigil/bridge/api-key}
+      - name: websocket
+        type: websocket
+        target: wss://bridge.example.com/ws
+    recovery:
+      webhook:
+        url: https://ops.example.com/recover
+        secret_headers:
+          Authorization: {secretsmanager: vigil/ops-webhook}
+  - name: payments
+    components:
+      - name: api
+        type: tcp
+        target: payments.example.com:443
+`
+
+var now = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+
+func testDoc(t testing.TB) *config.Document {
+	t.Helper()
+	doc, err := config.Parse([]byte(testConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
+// counting passes every call to the emulator and counts reads, to hold the
+// handler to one request per answer.
+type counting struct {
+	store.DynamoDBAPI
+	gets, queries atomic.Int64
+}
+
+func (c *counting) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	c.gets.Add(1)
+	return c.DynamoDBAPI.GetItem(ctx, in, o...)
+}
+
+func (c *counting) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	c.queries.Add(1)
+	return c.DynamoDBAPI.Query(ctx, in, o...)
+}
+
+var unsafeTableChars = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)
+
+// newTable creates a fresh table named after the test.
+func newTable(t testing.TB) (*dynamodb.Client, string) {
+	t.Helper()
+	client := dynamodb.NewFromConfig(moto.AWSConfig())
+	name := "vigil-" + unsafeTableChars.ReplaceAllString(t.Name(), "-")
+	if len(name) > 200 {
+		name = name[:200]
+	}
+	if err := store.CreateTable(context.Background(), client, name); err != nil {
+		t.Fatal(err)
+	}
+	return client, name
+}
+
+// put writes r through the store, as the HealthCheck function would.
+func put(t testing.TB, s *store.Store, r health.Record) {
+	t.Helper()
+	_, err := s.Update(context.Background(), r.Integration, func(health.Record) (health.Record, bool, error) { return r, true, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// bridgeRecord is agent-bridge FAILED on its orchestrator; the stored error
+// is the component's error only.
+func bridgeRecord() health.Record {
+	up := now.Add(-2 * time.Hour)
+	return health.Record{
+		Integration: "agent-bridge", State: health.Failed, Score: 50, LastTick: now, LastHealthCheck: now,
+		Components: []health.ComponentStatus{
+			{Name: "orchestrator", Healthy: false, Critical: true, LatencyMs: 3, Error: "GET https://bridge.example.com/health/orchestrator: status 503, want 200"},
+			{Name: "websocket", Healthy: true, Critical: true, LatencyMs: 140, Score: 100, CertDaysLeft: ptr(40.0)},
+		},
+		ConsecutiveFailures: 2, HealthChecksPerformed: 121, TotalInitializations: 1, SuccessfulInitializations: 1,
+		ErrorMessage: "orchestrator: GET https://bridge.example.com/health/orchestrator: status 503, want 200",
+		History: []health.Transition{
+			{From: health.Uninitialized, To: health.Initializing, At: up, Cause: "first health check"},
+			{From: health.Initializing, To: health.Active, At: up, Cause: "initialized: all components healthy (1 consecutive successes)"},
+			{From: health.Active, To: health.Failed, At: now.Add(-time.Minute), Cause: `critical component "orchestrator" unhealthy: status 503`},
+		},
+		Availability: health.Availability{
+			Minutes:   []health.Bucket{{Start: now.Add(-time.Minute).Unix(), Checks: 1}, {Start: now.Unix(), Checks: 1}},
+			LatencyMs: []float64{180, 240},
+		},
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+type fixture struct {
+	h      *Handler
+	client *dynamodb.Client
+	table  string
+	count  *counting
+}
+
+func newFixture(t testing.TB) *fixture {
+	t.Helper()
+	client, table := newTable(t)
+	count := &counting{DynamoDBAPI: client}
+	s := store.New(count, table)
+	put(t, s, bridgeRecord())
+	put(t, s, health.Record{Integration: "retired", State: health.Active, Score: 100, HealthChecksPerformed: 9, LastHealthCheck: now.Add(-time.Hour)})
+	count.gets.Store(0)
+	count.queries.Store(0)
+	doc := testDoc(t)
+	return &fixture{
+		h: &Handler{
+			Store:  s,
+			Config: func(context.Context) (*config.Document, error) { return doc, nil },
+			Now:    func() time.Time { return now },
+			Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		},
+		client: client, table: table, count: count,
+	}
+}
+
+func get(query map[string]string) events.LambdaFunctionURLRequest {
+	var req events.LambdaFunctionURLRequest
+	req.Version = "2.0"
+	req.RawPath = "/"
+	req.RequestContext.HTTP.Method = "GET"
+	req.QueryStringParameters = query
+	// A caller's credentials never reach the answer.
+	req.Headers = map[string]string{"authorization": "Bearer " + plantedSecret}
+	return req
+}
+
+func (f *fixture) do(t *testing.T, req events.LambdaFunctionURLRequest) events.LambdaFunctionURLResponse {
+	t.Helper()
+	resp, err := f.h.Handle(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range secretRefs {
+		if strings.Contains(resp.Body, s) || strings.Contains(fmt.Sprint(resp.Headers), s) {
+			t.Errorf("answer contains %q:\n%s", s, resp.Body)
+		}
+	}
+	return resp
+}
+
+func decode(t *testing.T, resp events.LambdaFunctionURLResponse) report.Report {
+	t.Helper()
+	if ct := resp.Headers["Content-Type"]; ct != ContentJSON {
+		t.Fatalf("Content-Type = %q, want %q", ct, ContentJSON)
+	}
+	var rep report.Report
+	if err := json.Unmarshal([]byte(resp.Body), &rep); err != nil {
+		t.Fatalf("body is not a report: %v\n%s", err, resp.Body)
+	}
+	return rep
+}
+
+func TestAllJSON(t *testing.T) {
+	f := newFixture(t)
+	resp := f.do(t, get(nil))
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, resp.Body)
+	}
+	rep := decode(t, resp)
+	var names []string
+	for _, in := range rep.Integrations {
+		names = append(names, fmt.Sprintf("%s=%s", in.Name, in.State))
+	}
+	if got, want := strings.Join(names, " "), "agent-bridge=FAILED payments=UNINITIALIZED retired=ACTIVE"; got != want {
+		t.Errorf("integrations %q, want %q", got, want)
+	}
+	if !rep.Integrations[1].NeverChecked || rep.Integrations[2].Configured {
+		t.Errorf("payments must be never checked and retired unconfigured: %+v", rep.Integrations)
+	}
+	if rep.StatusQueryMs == nil || *rep.StatusQueryMs <= 0 {
+		t.Errorf("status_query_ms = %v, want the measured duration", rep.StatusQueryMs)
+	}
+	if !rep.GeneratedAt.Equal(now) {
+		t.Errorf("generated_at = %v, want %v", rep.GeneratedAt, now)
+	}
+	if g, q := f.count.gets.Load(), f.count.queries.Load(); g != 0 || q != 1 {
+		t.Errorf("DynamoDB requests: %d GetItem, %d Query; want one Query", g, q)
+	}
+}
+
+func TestOne(t *testing.T) {
+	f := newFixture(t)
+	t.Run("markdown", func(t *testing.T) {
+		f.count.gets.Store(0)
+		resp := f.do(t, get(map[string]string{"integration": "agent-bridge", "format": "markdown"}))
+		if resp.StatusCode != 200 || resp.Headers["Content-Type"] != ContentMarkdown {
+			t.Fatalf("status %d, Content-Type %q: %s", resp.StatusCode, resp.Headers["Content-Type"], resp.Body)
+		}
+		for _, want := range []string{
+			"# Integration health report", "## agent-bridge", "**Overall health: FAILED**",
+			"| orchestrator | unhealthy | 0.0 | just now | GET https://bridge.example.com/health/orchestrator: status 503, want 200 |",
+			"| Status query | < 500 ms |", "this request, measured by the Status function",
+			"FAILED: failed 2 checks in a row (warning at 2, critical at 3)",
+		} {
+			if !strings.Contains(resp.Body, want) {
+				t.Errorf("report lacks %q:\n%s", want, resp.Body)
+			}
+		}
+		if strings.Contains(resp.Body, "## payments") {
+			t.Errorf("one-integration report lists others:\n%s", resp.Body)
+		}
+		if g, q := f.count.gets.Load(), f.count.queries.Load(); g != 1 || q != 0 {
+			t.Errorf("DynamoDB requests: %d GetItem, %d Query; want one GetItem", g, q)
+		}
+	})
+	t.Run("json", func(t *testing.T) {
+		rep := decode(t, f.do(t, get(map[string]string{"integration": "agent-bridge"})))
+		if len(rep.Integrations) != 1 || rep.Integrations[0].Name != "agent-bridge" || rep.Integrations[0].Counters.HealthChecksPerformed != 121 {
+			t.Errorf("integrations = %+v", rep.Integrations)
+		}
+	})
+	t.Run("never checked", func(t *testing.T) {
+		rep := decode(t, f.do(t, get(map[string]string{"integration": "payments", "format": "json"})))
+		if len(rep.Integrations) != 1 || !rep.Integrations[0].NeverChecked || rep.Integrations[0].State != health.Uninitialized {
+			t.Errorf("integrations = %+v", rep.Integrations)
+		}
+	})
+	t.Run("stored, not configured", func(t *testing.T) {
+		rep := decode(t, f.do(t, get(map[string]string{"integration": "retired"})))
+		if len(rep.Integrations) != 1 || rep.Integrations[0].Configured {
+			t.Errorf("integrations = %+v", rep.Integrations)
+		}
+	})
+}
+
+func TestRefused(t *testing.T) {
+	f := newFixture(t)
+	post := get(nil)
+	post.RequestContext.HTTP.Method = "POST"
+	tests := []struct {
+		name string
+		req  events.LambdaFunctionURLRequest
+		code int
+		body string
+	}{
+		{"unknown integration", get(map[string]string{"integration": "x"}), 404, `{"error":"unknown integration \"x\""}`},
+		{"bad format", get(map[string]string{"format": "xml"}), 400, `{"error":"format must be json or markdown, not \"xml\""}`},
+		{"unknown parameter", get(map[string]string{"format": "json", "verbose": "1"}), 400, `{"error":"unknown query parameter \"verbose\"; use integration and format"}`},
+		{"empty integration", get(map[string]string{"integration": ""}), 400, `{"error":"integration must name an integration"}`},
+		{"method", post, 405, `{"error":"method POST not allowed; use GET"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := f.do(t, tt.req)
+			if resp.StatusCode != tt.code || strings.TrimSpace(resp.Body) != tt.body {
+				t.Errorf("got %d %s, want %d %s", resp.StatusCode, resp.Body, tt.code, tt.body)
+			}
+			if resp.Headers["Content-Type"] != ContentJSON {
+				t.Errorf("Content-Type = %q", resp.Headers["Content-Type"])
+			}
+			if tt.code == 405 && resp.Headers["Allow"] != "GET" {
+				t.Errorf("Allow = %q, want GET", resp.Headers["Allow"])
+			}
+		})
+	}
+}
+
+func TestMalformedRecord(t *testing.T) {
+	f := newFixture(t)
+	_, err := f.client.PutItem(t.Context(), &dynamodb.PutItemInput{
+		TableName: aws.String(f.table),
+		Item: map[string]types.AttributeValue{
+			"pk": &types.AttributeValueMemberS{Value: "STATE"}, "sk": &types.AttributeValueMemberS{Value: "broken"},
+			"kind": &types.AttributeValueMemberS{Value: "state"}, "schema": &types.AttributeValueMemberN{Value: "1"},
+			"integration": &types.AttributeValueMemberS{Value: "broken"}, "version": &types.AttributeValueMemberN{Value: "3"},
+			"state": &types.AttributeValueMemberS{Value: "EXPLODED"},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []map[string]string{{"integration": "broken"}, nil, {"format": "markdown"}} {
+		resp := f.do(t, get(q))
+		if resp.StatusCode != 500 || !strings.Contains(resp.Body, `\"broken\"`) || !strings.Contains(resp.Body, "EXPLODED") {
+			t.Errorf("query %v: got %d %s; want 500 naming the integration and the problem", q, resp.StatusCode, resp.Body)
+		}
+		var body errorBody
+		if err := json.Unmarshal([]byte(resp.Body), &body); err != nil || body.Error == "" {
+			t.Errorf("query %v: body is not a JSON error: %s", q, resp.Body)
+		}
+	}
+}
+
+// TestNoSecrets plants a secret in the config's headers and secret
+// references, and a caller's Authorization header; f.do fails on any of
+// them in any answer.
+func TestNoSecrets(t *testing.T) {
+	f := newFixture(t)
+	for _, q := range []map[string]string{
+		nil, {"format": "markdown"},
+		{"integration": "agent-bridge"}, {"integration": "agent-bridge", "format": "markdown"},
+	} {
+		if resp := f.do(t, get(q)); resp.StatusCode != 200 {
+			t.Errorf("query %v: status %d", q, resp.StatusCode)
+		}
+	}
+	// The config does hold the secret, so the test is not vacuous.
+	if b, _ := json.Marshal(testDoc(t)); !strings.Contains(string(b), plantedSecret) {
+		t.Fatal("planted secret missing from the test config")
+	}
+}
+
+func TestConfigError(t *testing.T) {
+	f := newFixture(t)
+	f.h.Config = func(context.Context) (*config.Document, error) { return nil, fmt.Errorf("ssm: access denied") }
+	resp := f.do(t, get(nil))
+	if resp.StatusCode != 500 || strings.Contains(resp.Body, "access denied") {
+		t.Errorf("got %d %s; want 500 pointing at the logs", resp.StatusCode, resp.Body)
+	}
+}

@@ -1,0 +1,380 @@
+// Package store persists Vigil's health records in one DynamoDB table
+// (SPEC §4). DynamoDB is confined to this package, behind DynamoDBAPI.
+//
+// Item layout (other packages and the template rely on it):
+//
+//	state    pk="STATE"                 sk=<integration>                          kind="state"   schema=1
+//	history  pk="HISTORY#<integration>" sk=<UTC time, 9 fraction digits>#<nnn>   kind="history" expires_at=+30 days
+//	attempt  pk="INCIDENT#<incident>"   sk="ATTEMPT#<nnn>"                        kind="attempt" expires_at=+90 days
+//
+// A state item is a health.Record marshalled with its dynamodbav tags, plus
+// pk, sk, kind and schema. Writes are conditional on the record's version, so
+// overlapping invocations never lose an update.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/vigil-monitor/vigil/internal/health"
+)
+
+// DynamoDBAPI is the part of the DynamoDB client the store uses; a
+// *dynamodb.Client satisfies it, and tests wrap one to count requests.
+type DynamoDBAPI interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+	CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
+	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
+	UpdateTimeToLive(ctx context.Context, in *dynamodb.UpdateTimeToLiveInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateTimeToLiveOutput, error)
+	DescribeTimeToLive(ctx context.Context, in *dynamodb.DescribeTimeToLiveInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTimeToLiveOutput, error)
+	UpdateContinuousBackups(ctx context.Context, in *dynamodb.UpdateContinuousBackupsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateContinuousBackupsOutput, error)
+	DescribeContinuousBackups(ctx context.Context, in *dynamodb.DescribeContinuousBackupsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeContinuousBackupsOutput, error)
+}
+
+var _ DynamoDBAPI = (*dynamodb.Client)(nil)
+
+// Sentinel errors; test with errors.Is.
+var (
+	// ErrNotFound: Get found no state item for the integration.
+	ErrNotFound = errors.New("not found")
+	// ErrMalformed: a stored item cannot be read as a current state record
+	// (bad types, unknown kind or schema, or it fails health.Record.Validate).
+	// The store never overwrites such an item; an operator must repair or
+	// delete it. The error names the integration and every problem found.
+	ErrMalformed = errors.New("malformed stored item")
+	// ErrConflict: Update lost the conditional write race on every try.
+	ErrConflict = errors.New("too many conflicting writes")
+)
+
+// Key values and attribute names of the item layout.
+const (
+	statePK       = "STATE"
+	historyPrefix = "HISTORY#"
+	incidentPref  = "INCIDENT#"
+
+	attrPK        = "pk"
+	attrSK        = "sk"
+	attrKind      = "kind"
+	attrSchema    = "schema"
+	attrExpiresAt = "expires_at"
+
+	kindState   = "state"
+	kindHistory = "history"
+	kindAttempt = "attempt"
+
+	// schemaVersion is bumped when the stored shape changes incompatibly, so
+	// an older binary refuses a newer item instead of silently dropping fields.
+	schemaVersion = 1
+)
+
+// Update retry policy. Two overlapping invocations of one schedule converge
+// in one retry; eight tries absorb a burst of late redeliveries.
+const (
+	maxUpdateTries = 8
+	backoffBase    = 250 * time.Microsecond
+	backoffMax     = 5 * time.Millisecond
+)
+
+// Store reads and writes health records in one table. It is safe for
+// concurrent use; build one per container and share it.
+type Store struct {
+	client DynamoDBAPI
+	table  string
+	now    func() time.Time // stamps TTLs; replaced in tests
+}
+
+// New returns a Store on table through client. The table must have the shape
+// CreateTable makes (or template.yaml declares).
+func New(client DynamoDBAPI, table string) *Store {
+	return &Store{client: client, table: table, now: time.Now}
+}
+
+// UpdateFunc receives the current record — a zero Record with Integration set
+// and State health.Uninitialized when nothing is stored — and returns the next
+// record and whether to write it.
+//
+// It may be called more than once per Update (each time on a fresher record
+// after losing a write race), so it must not have side effects, and it must
+// not keep cur or next after returning. Integration and Version of next are
+// set by the store.
+type UpdateFunc func(cur health.Record) (next health.Record, write bool, err error)
+
+// Update reads the integration's record with a strongly consistent GetItem,
+// applies fn, and writes the result conditionally on the version read. In the
+// steady state that is exactly two requests; with write=false it is one.
+//
+// When the write loses a race, the current item comes back with the failed
+// write (ALL_OLD) and fn is re-applied to it without another read, up to a
+// bound, then ErrConflict. A stored item that is malformed yields ErrMalformed
+// before fn is called, and the item is left untouched. An error from fn is
+// returned wrapped, and nothing is written.
+//
+// Update returns the record as stored afterwards: next with its new version,
+// or cur when fn chose not to write.
+func (s *Store) Update(ctx context.Context, integration string, fn UpdateFunc) (health.Record, error) {
+	if integration == "" {
+		return health.Record{}, errors.New("store: update: integration name is empty")
+	}
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            stateKey(integration),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return health.Record{}, fmt.Errorf("store: update %s: get: %w", integration, err)
+	}
+	cur, err := decodeState(integration, out.Item)
+	if err != nil {
+		return health.Record{}, fmt.Errorf("store: update %s: %w", integration, err)
+	}
+	for try := 1; ; try++ {
+		next, write, err := fn(cur)
+		if err != nil {
+			return health.Record{}, fmt.Errorf("store: update %s: %w", integration, err)
+		}
+		if !write {
+			return cur, nil
+		}
+		next.Integration = integration
+		next.Version = cur.Version + 1
+		// Refusing to write what we would refuse to read keeps one bad
+		// evaluation from wedging the integration behind ErrMalformed.
+		if err := next.Validate(); err != nil {
+			return health.Record{}, fmt.Errorf("store: update %s: refusing to write: %w", integration, err)
+		}
+		in, err := s.putStateInput(next, cur.Version)
+		if err != nil {
+			return health.Record{}, fmt.Errorf("store: update %s: %w", integration, err)
+		}
+		_, err = s.client.PutItem(ctx, in)
+		if err == nil {
+			return next, nil
+		}
+		var ccf *types.ConditionalCheckFailedException
+		if !errors.As(err, &ccf) {
+			return health.Record{}, fmt.Errorf("store: update %s: put: %w", integration, err)
+		}
+		if try == maxUpdateTries {
+			return health.Record{}, fmt.Errorf("store: update %s: %w (%d tries)", integration, ErrConflict, try)
+		}
+		if debugConflicts { println("conflict", integration, try, cur.Version, describeAttr(ccf.Item, "version")) }
+		// An absent Item means the winner deleted the record: start afresh.
+		if cur, err = decodeState(integration, ccf.Item); err != nil {
+			return health.Record{}, fmt.Errorf("store: update %s: %w", integration, err)
+		}
+		// The item from the failed write is fresh now and ages while we
+		// sleep, so the first retry goes at once; only repeated losses,
+		// which mean a crowd of writers, back off to spread them out.
+		if try > 2 {
+			if err := sleep(ctx, backoff(try-2)); err != nil {
+				return health.Record{}, fmt.Errorf("store: update %s: %w", integration, err)
+			}
+		}
+	}
+}
+
+// Get returns the integration's stored record with a strongly consistent
+// read: ErrNotFound when there is none, ErrMalformed when it cannot be read.
+func (s *Store) Get(ctx context.Context, integration string) (health.Record, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            stateKey(integration),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return health.Record{}, fmt.Errorf("store: get %s: %w", integration, err)
+	}
+	if len(out.Item) == 0 {
+		return health.Record{}, fmt.Errorf("store: get %s: %w", integration, ErrNotFound)
+	}
+	r, err := decodeState(integration, out.Item)
+	if err != nil {
+		return health.Record{}, fmt.Errorf("store: get %s: %w", integration, err)
+	}
+	return r, nil
+}
+
+// List returns every stored record, sorted by integration name, reading all
+// pages of one Query on the state partition.
+//
+// A malformed item does not hide the others: List returns the readable
+// records together with an error wrapping ErrMalformed that names each bad
+// item, so a report can show what it has and flag the rest. Any other error
+// returns no records.
+func (s *Store) List(ctx context.Context) ([]health.Record, error) {
+	p := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
+		TableName:                aws.String(s.table),
+		KeyConditionExpression:   aws.String("#pk = :pk"),
+		ExpressionAttributeNames: map[string]string{"#pk": attrPK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": &types.AttributeValueMemberS{Value: statePK},
+		},
+		ConsistentRead: aws.Bool(true),
+	})
+	var recs []health.Record
+	var bad []error
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("store: list: %w", err)
+		}
+		// Pages arrive in sort-key order, which is UTF-8 byte order, which is
+		// Go's string order: the result is sorted by name without a sort.
+		for _, item := range page.Items {
+			name := stringAttr(item, attrSK)
+			r, err := decodeState(name, item)
+			if err != nil {
+				bad = append(bad, fmt.Errorf("%s: %w", name, err))
+				continue
+			}
+			recs = append(recs, r)
+		}
+	}
+	if len(bad) > 0 {
+		return recs, fmt.Errorf("store: list: %w", errors.Join(bad...))
+	}
+	return recs, nil
+}
+
+func stateKey(integration string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		attrPK: &types.AttributeValueMemberS{Value: statePK},
+		attrSK: &types.AttributeValueMemberS{Value: integration},
+	}
+}
+
+// putStateInput builds the conditional write of r over version prev (0: no
+// item yet). ALL_OLD makes a failed write carry the winner's item, so the
+// loser re-applies without a read.
+func (s *Store) putStateInput(r health.Record, prev int64) (*dynamodb.PutItemInput, error) {
+	item, err := attributevalue.MarshalMap(r)
+	if err != nil {
+		return nil, fmt.Errorf("marshal record: %w", err)
+	}
+	item[attrPK] = &types.AttributeValueMemberS{Value: statePK}
+	item[attrSK] = &types.AttributeValueMemberS{Value: r.Integration}
+	item[attrKind] = &types.AttributeValueMemberS{Value: kindState}
+	item[attrSchema] = &types.AttributeValueMemberN{Value: strconv.Itoa(schemaVersion)}
+	in := &dynamodb.PutItemInput{
+		TableName:                           aws.String(s.table),
+		Item:                                item,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}
+	if prev == 0 {
+		in.ConditionExpression = aws.String("attribute_not_exists(#pk)")
+		in.ExpressionAttributeNames = map[string]string{"#pk": attrPK}
+	} else {
+		in.ConditionExpression = aws.String("#v = :v")
+		in.ExpressionAttributeNames = map[string]string{"#v": "version"}
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{
+			":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(prev, 10)},
+		}
+	}
+	return in, nil
+}
+
+// decodeState reads a state item of integration. No item is a fresh,
+// uninitialized record. Errors wrap ErrMalformed and name every problem.
+func decodeState(integration string, item map[string]types.AttributeValue) (health.Record, error) {
+	if len(item) == 0 {
+		return health.Record{Integration: integration, State: health.Uninitialized}, nil
+	}
+	var probs []string
+	if k := describeAttr(item, attrKind); k != `"`+kindState+`"` {
+		probs = append(probs, fmt.Sprintf("kind is %s, want %q", k, kindState))
+	}
+	if v := describeAttr(item, attrSchema); v != strconv.Itoa(schemaVersion) {
+		probs = append(probs, fmt.Sprintf("schema is %s, want %d", v, schemaVersion))
+	}
+	var r health.Record
+	if err := attributevalue.UnmarshalMap(item, &r); err != nil {
+		probs = append(probs, undecodable(item)...)
+	} else {
+		if r.Integration != integration {
+			probs = append(probs, fmt.Sprintf("integration attribute is %q", r.Integration))
+		}
+		if err := r.Validate(); err != nil {
+			probs = append(probs, err.Error())
+		}
+	}
+	if len(probs) > 0 {
+		return health.Record{}, fmt.Errorf("%w %q: %s", ErrMalformed, integration, strings.Join(probs, "; "))
+	}
+	return r, nil
+}
+
+// undecodable names the attributes that do not fit the Record, by decoding
+// them one at a time: the SDK's error for the whole map names only a type.
+func undecodable(item map[string]types.AttributeValue) []string {
+	var probs []string
+	for name, av := range item {
+		var r health.Record
+		if err := attributevalue.UnmarshalMap(map[string]types.AttributeValue{name: av}, &r); err != nil {
+			probs = append(probs, fmt.Sprintf("attribute %s: %v", name, err))
+		}
+	}
+	if len(probs) == 0 {
+		probs = append(probs, "item does not decode as a record")
+	}
+	// Map order is random; a stable message is easier to search logs for.
+	slices.Sort(probs)
+	return probs
+}
+
+// describeAttr renders a scalar attribute for an error message: a string
+// quoted, a number bare, anything else by its type.
+func describeAttr(item map[string]types.AttributeValue, name string) string {
+	switch v := item[name].(type) {
+	case nil:
+		return "missing"
+	case *types.AttributeValueMemberS:
+		return strconv.Quote(v.Value)
+	case *types.AttributeValueMemberN:
+		return v.Value
+	default:
+		return fmt.Sprintf("a %T", v)
+	}
+}
+
+func stringAttr(item map[string]types.AttributeValue, name string) string {
+	if v, ok := item[name].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+// backoff is full jitter over an exponential ceiling, so two losers of the
+// same race do not collide again in lockstep.
+func backoff(try int) time.Duration {
+	ceiling := backoffBase << min(try, 10)
+	if ceiling > backoffMax {
+		ceiling = backoffMax
+	}
+	return time.Duration(rand.Int64N(int64(ceiling)) + 1)
+}
+
+// sleep waits d or until ctx ends, so retries honour the Lambda deadline.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
