@@ -47,6 +47,7 @@ func main() {
 		Starter:  recovery.NewStarter(clients.SFN, s.StateMachineARN),
 		Secrets:  secret.New(clients.SSM, clients.SecretsManager, 5*time.Minute),
 		Probers:  probe.NewProbers(),
+		Requests: clients.Requests,
 		Logger:   log,
 	}
 	lambda.Start(h.Handle)

@@ -30,6 +30,8 @@ type Clients struct {
 	SSM            *ssm.Client
 	SecretsManager *secretsmanager.Client
 	Lambda         *lambda.Client
+	// Requests counts every request these clients send.
+	Requests *RequestCounter
 }
 
 // Load reads the default AWS configuration (environment, shared files, the
@@ -47,7 +49,11 @@ func Load(ctx context.Context) (*Clients, error) {
 // RPC-v2 CBOR protocol the SDK uses by default.
 func New(cfg aws.Config) *Clients {
 	emulated := cfg.BaseEndpoint != nil && *cfg.BaseEndpoint != ""
+	counter := &RequestCounter{}
+	cfg = cfg.Copy()
+	cfg.APIOptions = append(cfg.APIOptions, counter.install)
 	return &Clients{
+		Requests: counter,
 		Config:   cfg,
 		DynamoDB: dynamodb.NewFromConfig(cfg),
 		CloudWatch: cloudwatch.NewFromConfig(cfg, func(o *cloudwatch.Options) {

@@ -50,6 +50,13 @@ type HeaderResolver interface {
 	Headers(ctx context.Context, plain map[string]string, secrets map[string]config.SecretRef) (http.Header, error)
 }
 
+// RequestCounter counts the AWS requests the handler's clients send
+// (implemented by *awsenv.RequestCounter).
+type RequestCounter interface {
+	Snapshot() map[string]int
+	Since(before map[string]int) map[string]int
+}
+
 // ConfigSource returns the current configuration document.
 type ConfigSource func(ctx context.Context) (*config.Document, error)
 
@@ -63,6 +70,10 @@ type Handler struct {
 	Starter  RecoveryStarter
 	Secrets  HeaderResolver // nil when no component uses secret headers
 	Probers  map[string]probe.ProbeFn
+	// Requests, when set, reports each invocation's AWS requests in its
+	// Result. Lambda runs one invocation per container at a time, so the
+	// difference of two snapshots is this invocation's.
+	Requests RequestCounter
 	// Concurrency bounds probes in flight (default 64) and integrations
 	// written at once (a quarter of it).
 	Concurrency int
@@ -84,7 +95,9 @@ type Result struct {
 	MetricCalls  int                 `json:"metric_calls"`
 	MetricDatums int                 `json:"metric_datums"`
 	MetricsError string              `json:"metrics_error,omitempty"`
-	DurationMs   float64             `json:"duration_ms"`
+	// AWSRequests counts requests by "Service.Operation", retries included.
+	AWSRequests map[string]int `json:"aws_requests,omitempty"`
+	DurationMs  float64        `json:"duration_ms"`
 }
 
 // IntegrationResult is what one check did to one integration.
@@ -109,6 +122,10 @@ var outcomeNames = map[health.Outcome]string{health.Applied: "applied", health.D
 // after everything that could be recorded was recorded.
 func (h *Handler) Handle(ctx context.Context, ev Event) (Result, error) {
 	start := h.now()
+	var before map[string]int
+	if h.Requests != nil {
+		before = h.Requests.Snapshot()
+	}
 	tick, err := ev.Tick(start)
 	if err != nil {
 		return Result{}, err
@@ -157,7 +174,10 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Result, error) {
 		h.publishFailures.Store(0)
 	}
 	out.DurationMs = msSince(start, h.now())
-	log.Info("check done", "integrations", len(integs), "metric_calls", calls, "duration_ms", out.DurationMs)
+	if h.Requests != nil {
+		out.AWSRequests = h.Requests.Since(before)
+	}
+	log.Info("check done", "integrations", len(integs), "metric_calls", calls, "duration_ms", out.DurationMs, "aws_requests", out.AWSRequests)
 	return out, errors.Join(errs...)
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -13,13 +14,18 @@ import (
 
 const definitionPath = "../../statemachine/recovery.asl.json"
 
-// aslValidator returns the command that runs asl-validator: the installed
-// binary, else npx (which fetches it). It fails the test when neither is
-// there.
+// aslValidator returns the command that runs asl-validator: the binary on
+// PATH or where `make deps` installs it, else npx (which fetches it). It
+// fails the test when none is there.
 func aslValidator(t *testing.T) []string {
 	t.Helper()
 	if p, err := exec.LookPath("asl-validator"); err == nil {
 		return []string{p}
+	}
+	if p, err := filepath.Abs("../../.tools/npm/node_modules/.bin/asl-validator"); err == nil {
+		if _, err := os.Stat(p); err == nil {
+			return []string{p}
+		}
 	}
 	if p, err := exec.LookPath("npx"); err == nil {
 		return []string{p, "--yes", "asl-validator"}

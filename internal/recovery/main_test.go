@@ -75,6 +75,7 @@ func ownRegion(t *testing.T) (*awsenv.Clients, string) {
 var regionPool = []string{
 	"us-east-2", "us-west-1", "us-west-2", "ca-central-1", "eu-west-1", "eu-west-2", "eu-west-3",
 	"eu-central-1", "eu-north-1", "ap-south-1", "ap-southeast-1", "ap-southeast-2", "ap-northeast-1", "sa-east-1",
+	"ap-northeast-2", "ap-northeast-3", "eu-south-1", "af-south-1", "ap-east-1", "me-south-1",
 }
 
 var regions struct {

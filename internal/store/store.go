@@ -82,7 +82,9 @@ const (
 )
 
 // Update retry policy. Two overlapping invocations of one schedule converge
-// in one retry; eight tries absorb a burst of late redeliveries.
+// in one retry; eight tries absorb a burst of late redeliveries. The sleeps
+// stay sub-millisecond to a few milliseconds because each retry already holds
+// the newest item: waiting longer only lets it go stale.
 const (
 	maxUpdateTries = 8
 	backoffBase    = 250 * time.Microsecond
@@ -171,14 +173,14 @@ func (s *Store) Update(ctx context.Context, integration string, fn UpdateFunc) (
 		if try == maxUpdateTries {
 			return health.Record{}, fmt.Errorf("store: update %s: %w (%d tries)", integration, ErrConflict, try)
 		}
-		if debugConflicts { println("conflict", integration, try, cur.Version, describeAttr(ccf.Item, "version")) }
 		// An absent Item means the winner deleted the record: start afresh.
 		if cur, err = decodeState(integration, ccf.Item); err != nil {
 			return health.Record{}, fmt.Errorf("store: update %s: %w", integration, err)
 		}
-		// The item from the failed write is fresh now and ages while we
-		// sleep, so the first retry goes at once; only repeated losses,
-		// which mean a crowd of writers, back off to spread them out.
+		// The item from the failed write is fresh now and goes stale while
+		// we sleep (a busy rival writes again meanwhile, and a long sleep
+		// starves us), so the first two retries go at once; only repeated
+		// losses, which mean a crowd, back off briefly to spread it out.
 		if try > 2 {
 			if err := sleep(ctx, backoff(try-2)); err != nil {
 				return health.Record{}, fmt.Errorf("store: update %s: %w", integration, err)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -52,6 +53,8 @@ func newTable(t *testing.T) (*dynamodb.Client, string) {
 	if len(name) > 200 {
 		name = name[:200]
 	}
+	// A suffix keeps tables fresh under -count=N against the one emulator.
+	name += "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	if err := CreateTable(t.Context(), client, name); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,424 @@
+package check
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/vigil-monitor/vigil/internal/awsenv"
+	"github.com/vigil-monitor/vigil/internal/config"
+	"github.com/vigil-monitor/vigil/internal/demobridge"
+	"github.com/vigil-monitor/vigil/internal/emulator"
+	"github.com/vigil-monitor/vigil/internal/health"
+	"github.com/vigil-monitor/vigil/internal/metrics"
+	"github.com/vigil-monitor/vigil/internal/notify"
+	"github.com/vigil-monitor/vigil/internal/probe"
+	"github.com/vigil-monitor/vigil/internal/recovery"
+	"github.com/vigil-monitor/vigil/internal/store"
+)
+
+var moto *emulator.Moto
+
+func TestMain(m *testing.M) {
+	var err error
+	moto, err = emulator.StartMoto(context.Background(), emulator.MotoOptions{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "check tests need the AWS emulator:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	moto.Stop()
+	os.Exit(code)
+}
+
+// fixture is a HealthCheck handler wired to the emulator (its own table and
+// state machine) and a demo bridge on loopback.
+type fixture struct {
+	t       *testing.T
+	h       *Handler
+	clients *awsenv.Clients
+	store   *store.Store
+	bridge  *demobridge.Bridge
+	smARN   string
+	base    time.Time
+}
+
+const bridgeConfig = `
+integrations:
+  - name: %s
+    components:
+      - {name: orchestrator, type: http, target: "%[2]s/health/orchestrator", timeout: 2s, allow_loopback: true}
+      - {name: supervisor, type: http, target: "%[2]s/health/supervisor", timeout: 2s, allow_loopback: true}
+      - {name: agent-registry, type: http, target: "%[2]s/health/agent-registry", timeout: 2s, critical: false, allow_loopback: true}
+      - name: websocket
+        type: websocket
+        target: "%[3]s/ws"
+        timeout: 2s
+        allow_loopback: true
+        websocket: {send: '{"type":"ping"}', expect: pong}
+    recovery:
+      webhook: {url: "%[2]s/recover", allow_loopback: true}
+`
+
+func newFixture(t *testing.T, integration string, sfnClient recovery.SFNAPI) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	f := &fixture{t: t, clients: awsenv.New(moto.AWSConfig()), base: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	f.bridge = demobridge.New(demobridge.Options{InitChecks: 1})
+	srv := httptest.NewServer(f.bridge)
+	t.Cleanup(func() { f.bridge.Close(); srv.Close() })
+
+	doc, err := config.Parse(fmt.Appendf(nil, bridgeConfig, integration, srv.URL, "ws"+strings.TrimPrefix(srv.URL, "http")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Unique names keep repeated runs (-count) on one emulator apart.
+	suffix := fmt.Sprintf("-%d", time.Now().UnixNano())
+	table := "check-" + integration + suffix
+	if err := store.CreateTable(ctx, f.clients.DynamoDB, table); err != nil {
+		t.Fatal(err)
+	}
+	def, err := os.ReadFile("../../statemachine/recovery.asl.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm, err := f.clients.SFN.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
+		Name:       aws.String("recovery-" + integration + suffix),
+		Definition: aws.String(strings.ReplaceAll(string(def), "${RecoveryFunctionArn}", "arn:aws:lambda:us-east-1:123456789012:function:vigil-recovery")),
+		RoleArn:    aws.String("arn:aws:iam::123456789012:role/vigil"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.smARN = *sm.StateMachineArn
+	if sfnClient == nil {
+		sfnClient = f.clients.SFN
+	}
+	f.store = store.New(f.clients.DynamoDB, table)
+	f.h = &Handler{
+		Config:   func(context.Context) (*config.Document, error) { return doc, nil },
+		Store:    f.store,
+		Metrics:  metrics.NewPublisher(f.clients.CloudWatch, "VigilTest-"+integration),
+		Notifier: notify.NewPublisher(f.clients.SNS, ""),
+		Starter:  recovery.NewStarter(sfnClient, f.smARN),
+		Probers:  probe.NewProbers(),
+		Requests: f.clients.Requests,
+	}
+	return f
+}
+
+func (f *fixture) tick(n int) Result {
+	f.t.Helper()
+	r, err := f.h.Handle(context.Background(), Event{ScheduledTime: f.base.Add(time.Duration(n) * time.Minute).Format(time.RFC3339)})
+	if err != nil {
+		f.t.Fatalf("tick %d: %v", n, err)
+	}
+	if len(r.Integrations) != 1 {
+		f.t.Fatalf("tick %d: %d integrations in result", n, len(r.Integrations))
+	}
+	return r
+}
+
+func (f *fixture) fault(component, fault string) {
+	f.t.Helper()
+	if err := f.bridge.SetFault(demobridge.Fault{Component: component, Fault: fault}); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fixture) executions() int {
+	f.t.Helper()
+	out, err := f.clients.SFN.ListExecutions(context.Background(), &sfn.ListExecutionsInput{StateMachineArn: aws.String(f.smARN)})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return len(out.Executions)
+}
+
+func want(t *testing.T, r Result, state health.State, failures int, outcome string) {
+	t.Helper()
+	ir := r.Integrations[0]
+	if ir.State != state || ir.ConsecutiveFailures != failures || ir.Outcome != outcome {
+		t.Fatalf("got %s, %d consecutive failures, %q; want %s, %d, %q (components %+v)", ir.State, ir.ConsecutiveFailures, ir.Outcome, state, failures, outcome, ir.Components)
+	}
+}
+
+// The lifecycle of SPEC §3 through the real handler, store, metrics and
+// starter, with the requests each check costs (SPEC §9).
+func TestLifecycleAndRequestBudget(t *testing.T) {
+	f := newFixture(t, "lifecycle", nil)
+
+	r := f.tick(1)
+	want(t, r, health.Initializing, 1, "applied")
+	r = f.tick(2)
+	want(t, r, health.Active, 0, "applied")
+	if got := r.Integrations[0].Transitions; len(got) != 1 || got[0].From != health.Initializing || got[0].To != health.Active {
+		t.Fatalf("transitions = %+v", got)
+	}
+
+	r = f.tick(3) // steady state
+	want(t, r, health.Active, 0, "applied")
+	steady := map[string]int{"DynamoDB.GetItem": 1, "DynamoDB.PutItem": 1, "CloudWatch.PutMetricData": 1}
+	if !equalCounts(r.AWSRequests, steady) {
+		t.Fatalf("steady-state requests = %v, want %v", r.AWSRequests, steady)
+	}
+	if r.Integrations[0].Score != 100 {
+		t.Fatalf("score = %v", r.Integrations[0].Score)
+	}
+
+	f.fault("orchestrator", demobridge.FaultDown)
+	for i := 1; i <= 3; i++ {
+		r = f.tick(3 + i)
+		want(t, r, health.Failed, i, "applied")
+		if due := r.Integrations[0].RecoveryDue; due != (i == 3) {
+			t.Fatalf("failure %d: recovery due = %v", i, due)
+		}
+	}
+	if !r.Integrations[0].RecoveryStarted || r.AWSRequests["SFN.StartExecution"] != 1 {
+		t.Fatalf("recovery not started once: %+v, requests %v", r.Integrations[0], r.AWSRequests)
+	}
+	if n := f.executions(); n != 1 {
+		t.Fatalf("%d executions, want 1", n)
+	}
+	var failed health.ComponentStatus
+	for _, c := range r.Integrations[0].Components {
+		if c.Name == "orchestrator" {
+			failed = c
+		}
+	}
+	if failed.Healthy || failed.Score != 0 || !strings.Contains(failed.Error, "503") {
+		t.Fatalf("orchestrator = %+v", failed)
+	}
+
+	// The same tick again: counted once, nothing written, nothing started.
+	r = f.tick(6)
+	want(t, r, health.Failed, 3, "duplicate")
+	if r.AWSRequests["DynamoDB.PutItem"] != 0 || r.AWSRequests["SFN.StartExecution"] != 0 {
+		t.Fatalf("duplicate tick wrote or started: %v", r.AWSRequests)
+	}
+	// An older tick never overwrites newer state.
+	r = f.tick(2)
+	want(t, r, health.Failed, 3, "stale")
+
+	rec, err := f.store.Get(context.Background(), "lifecycle")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.HealthChecksPerformed != 6 || rec.StaleTicks != 1 || !rec.Recovery.Pending || rec.Recovery.ExecutionName == "" {
+		t.Fatalf("stored record = checks %d, stale %d, recovery %+v", rec.HealthChecksPerformed, rec.StaleTicks, rec.Recovery)
+	}
+
+	// What went to CloudWatch, read back.
+	data, err := f.clients.CloudWatch.GetMetricData(context.Background(), &cloudwatch.GetMetricDataInput{
+		StartTime: aws.Time(f.base), EndTime: aws.Time(f.base.Add(time.Hour)),
+		MetricDataQueries: []cwtypes.MetricDataQuery{{
+			Id: aws.String("state"),
+			MetricStat: &cwtypes.MetricStat{Period: aws.Int32(60), Stat: aws.String("Maximum"), Metric: &cwtypes.Metric{
+				Namespace: aws.String("VigilTest-lifecycle"), MetricName: aws.String(metrics.MetricState),
+				Dimensions: []cwtypes.Dimension{{Name: aws.String("Integration"), Value: aws.String("lifecycle")}},
+			}},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := data.MetricDataResults[0].Values
+	if len(got) != 6 {
+		t.Fatalf("State datapoints = %v, want one per applied check (6)", got)
+	}
+	seen := map[float64]int{}
+	for _, v := range got {
+		seen[v]++
+	}
+	if seen[float64(health.Failed.Code())] != 3 || seen[float64(health.Active.Code())] != 2 || seen[float64(health.Initializing.Code())] != 1 {
+		t.Fatalf("State values %v", got)
+	}
+}
+
+// Two overlapping checks that both find recovery due start one execution.
+func TestOverlappingChecksStartOneRecovery(t *testing.T) {
+	f := newFixture(t, "overlap", nil)
+	f.tick(1)
+	f.tick(2)
+	f.fault("orchestrator", demobridge.FaultDown)
+	f.tick(3)
+	f.tick(4)
+
+	var wg sync.WaitGroup
+	results := make([]Result, 2)
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Ticks 5 and 6 race; whichever lands first is the third failure.
+			results[i], errs[i] = f.h.Handle(context.Background(), Event{ScheduledTime: f.base.Add(time.Duration(5+i) * time.Minute).Format(time.RFC3339)})
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := f.executions(); n != 1 {
+		t.Fatalf("%d executions, want exactly 1", n)
+	}
+	started := 0
+	for _, r := range results {
+		if r.Integrations[0].RecoveryStarted {
+			started++
+		}
+	}
+	if started != 1 {
+		t.Fatalf("%d checks report starting the recovery, want 1", started)
+	}
+	rec, err := f.store.Get(context.Background(), "overlap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Tick 6 may land before tick 5, which is then stale: either way every
+	// tick is accounted for exactly once.
+	if rec.HealthChecksPerformed+rec.StaleTicks != 6 || rec.ConsecutiveFailures != rec.HealthChecksPerformed-2 {
+		t.Fatalf("lost an update: %d failures, %d checks, %d stale", rec.ConsecutiveFailures, rec.HealthChecksPerformed, rec.StaleTicks)
+	}
+}
+
+// failingSFN is the emulator's client with the first n StartExecution calls
+// failing, as a throttled or unreachable Step Functions would.
+type failingSFN struct {
+	recovery.SFNAPI
+	mu   sync.Mutex
+	fail int
+}
+
+func (s *failingSFN) StartExecution(ctx context.Context, in *sfn.StartExecutionInput, opts ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error) {
+	s.mu.Lock()
+	fail := s.fail > 0
+	s.fail--
+	s.mu.Unlock()
+	if fail {
+		return nil, errors.New("simulated: Step Functions unavailable")
+	}
+	return s.SFNAPI.StartExecution(ctx, in, opts...)
+}
+
+// A failed start leaves the recovery pending; the next check starts it under
+// the same name.
+func TestFailedStartIsRetriedNextCheck(t *testing.T) {
+	real := awsenv.New(moto.AWSConfig()).SFN
+	f := newFixture(t, "pending", &failingSFN{SFNAPI: real, fail: 1})
+	f.tick(1)
+	f.tick(2)
+	f.fault("orchestrator", demobridge.FaultDown)
+	f.tick(3)
+	f.tick(4)
+	_, err := f.h.Handle(context.Background(), Event{ScheduledTime: f.base.Add(5 * time.Minute).Format(time.RFC3339)})
+	if err == nil || !strings.Contains(err.Error(), "start recovery") {
+		t.Fatalf("err = %v, want the failed start reported", err)
+	}
+	rec, err := f.store.Get(context.Background(), "pending")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rec.Recovery.Pending || rec.ConsecutiveFailures != 3 || f.executions() != 0 {
+		t.Fatalf("after failed start: recovery %+v, failures %d, executions %d", rec.Recovery, rec.ConsecutiveFailures, f.executions())
+	}
+	name := rec.Recovery.ExecutionName
+
+	r := f.tick(6)
+	if !r.Integrations[0].RecoveryStarted || r.Integrations[0].RecoveryExecution != name {
+		t.Fatalf("retry: %+v, want execution %q started", r.Integrations[0], name)
+	}
+	if n := f.executions(); n != 1 {
+		t.Fatalf("%d executions", n)
+	}
+}
+
+// failingCloudWatch fails every PutMetricData and records what it was given.
+type failingCloudWatch struct {
+	mu     sync.Mutex
+	fail   bool
+	datums [][]cwtypes.MetricDatum
+	next   metrics.PutMetricDataAPI
+}
+
+func (c *failingCloudWatch) PutMetricData(ctx context.Context, in *cloudwatch.PutMetricDataInput, opts ...func(*cloudwatch.Options)) (*cloudwatch.PutMetricDataOutput, error) {
+	c.mu.Lock()
+	c.datums = append(c.datums, in.MetricData)
+	fail := c.fail
+	c.mu.Unlock()
+	if fail {
+		return nil, errors.New("simulated: CloudWatch unavailable")
+	}
+	return c.next.PutMetricData(ctx, in, opts...)
+}
+
+// A metrics outage never costs state, and the next heartbeat reports it.
+func TestMetricsFailureKeepsState(t *testing.T) {
+	f := newFixture(t, "metricsdown", nil)
+	cw := &failingCloudWatch{fail: true, next: f.clients.CloudWatch}
+	f.h.Metrics = metrics.NewPublisher(cw, "VigilTest-metricsdown")
+
+	r := f.tick(1)
+	if r.MetricsError == "" {
+		t.Fatal("metrics failure not reported in the result")
+	}
+	want(t, r, health.Initializing, 1, "applied")
+	rec, err := f.store.Get(context.Background(), "metricsdown")
+	if err != nil || rec.Version != 1 || rec.State != health.Initializing {
+		t.Fatalf("state after metrics failure: %+v, %v", rec.State, err)
+	}
+
+	cw.mu.Lock()
+	cw.fail = false
+	cw.mu.Unlock()
+	r = f.tick(2)
+	if r.MetricsError != "" {
+		t.Fatal(r.MetricsError)
+	}
+	cw.mu.Lock()
+	defer cw.mu.Unlock()
+	last := cw.datums[len(cw.datums)-1]
+	var failures float64
+	for _, d := range last {
+		if aws.ToString(d.MetricName) == metrics.MetricPublishFailures {
+			failures = aws.ToFloat64(d.Value)
+		}
+	}
+	if failures < 1 {
+		t.Fatalf("next publish did not report the failed batch (datums %d)", len(last))
+	}
+}
+
+// An unknown integration in the event is refused with its name.
+func TestUnknownIntegrationRefused(t *testing.T) {
+	f := newFixture(t, "known", nil)
+	_, err := f.h.Handle(context.Background(), Event{Integrations: []string{"nope"}})
+	if err == nil || !strings.Contains(err.Error(), `nope`) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func equalCounts(got, want map[string]int) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for k, v := range want {
+		if got[k] != v {
+			return false
+		}
+	}
+	return true
+}

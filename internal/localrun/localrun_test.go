@@ -1,0 +1,134 @@
+package localrun
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-monitor/vigil/internal/check"
+	"github.com/vigil-monitor/vigil/internal/demobridge"
+	"github.com/vigil-monitor/vigil/internal/health"
+)
+
+func startStack(t *testing.T, fns ...string) *Stack {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	bridge := demobridge.New(demobridge.Options{InitChecks: 1})
+	s, err := Start(ctx, Options{Dir: t.TempDir(), Functions: fns, Bridge: bridge})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for name, f := range s.Functions {
+				t.Logf("%s log:\n%s", name, f.Log())
+			}
+		}
+		bridge.Close()
+		s.Stop()
+	})
+	return s
+}
+
+// The real HealthCheck and Recovery bootstraps under the Runtime Interface
+// Emulator answer the sample events in events/ as Lambda would.
+func TestBootstrapsAnswerSampleEvents(t *testing.T) {
+	s := startStack(t, "healthcheck", "recovery")
+	ctx := context.Background()
+	invoke := func(fn, file string) []byte {
+		t.Helper()
+		ev, err := os.ReadFile("../../events/" + file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := s.Invoke(ctx, fn, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	decode := func(b []byte) check.Result {
+		t.Helper()
+		var r check.Result
+		if err := json.Unmarshal(b, &r); err != nil || len(r.Integrations) != 1 {
+			t.Fatalf("healthcheck answered %s (%v)", b, err)
+		}
+		return r
+	}
+
+	r := decode(invoke(HealthCheck, "healthcheck-scheduler.json"))
+	ir := r.Integrations[0]
+	if ir.Name != "agent-bridge" || ir.State != health.Initializing || ir.Outcome != "applied" || len(ir.Components) != 6 {
+		t.Fatalf("first check: %+v", ir)
+	}
+	if r.MetricCalls != 1 || r.AWSRequests["DynamoDB.GetItem"] != 1 || r.AWSRequests["DynamoDB.PutItem"] != 1 {
+		t.Fatalf("requests: %d metric calls, %v", r.MetricCalls, r.AWSRequests)
+	}
+	// The classic EventBridge event carries the same scheduled time: the
+	// same tick, counted once.
+	r = decode(invoke(HealthCheck, "healthcheck-eventbridge.json"))
+	if r.Integrations[0].Outcome != "duplicate" {
+		t.Fatalf("classic event for the same minute: %+v", r.Integrations[0])
+	}
+	rec, err := s.Record(ctx, "agent-bridge")
+	if err != nil || rec.HealthChecksPerformed != 1 {
+		t.Fatalf("stored: %d checks, %v", rec.HealthChecksPerformed, err)
+	}
+
+	// An unknown integration is a function error that names it.
+	out, err := s.Invoke(ctx, HealthCheck, []byte(`{"integrations":["no-such-bridge"]}`))
+	if err != nil || !bytes.Contains(out, []byte("errorMessage")) || !bytes.Contains(out, []byte("no-such-bridge")) {
+		t.Fatalf("unknown integration answered %s, %v", out, err)
+	}
+
+	// The sample recovery event names an incident that is not current here:
+	// refused with a clear error, nothing run.
+	out = invoke(Recovery, "recovery-attempt.json")
+	if !bytes.Contains(out, []byte("errorMessage")) || !bytes.Contains(out, []byte("agent-bridge-1795000000")) {
+		t.Fatalf("recovery answered %s", out)
+	}
+}
+
+// `make run`'s scenario end to end: the demo asserts every state on the way
+// (INITIALIZING, ACTIVE, FAILED ×3, recovery with backoff, ACTIVE again).
+func TestDemoScenario(t *testing.T) {
+	s := startStack(t)
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := s.Demo(ctx, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	text := out.String()
+	for _, want := range []string{
+		"UNINITIALIZED -> INITIALIZING",
+		"INITIALIZING -> ACTIVE",
+		"ACTIVE -> FAILED",
+		"recovery due -> StartExecution",
+		`outcome "duplicate"`,
+		"waited",
+		"execution SUCCEEDED",
+		"FAILED -> ACTIVE",
+		"successful_recoveries 1",
+		"recovery_succeeded",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	rec, err := s.Record(ctx, "agent-bridge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.State != health.Active || rec.RecoveryAttempts != 2 || rec.SuccessfulRecoveries != 1 || rec.Recovery.LastOutcome != health.RecoverySucceeded {
+		t.Fatalf("final record: %s, attempts %d, recoveries %d, outcome %q", rec.State, rec.RecoveryAttempts, rec.SuccessfulRecoveries, rec.Recovery.LastOutcome)
+	}
+	if t.Failed() {
+		t.Log(text)
+	}
+}

@@ -1,2 +1,0 @@
-package store
-const debugConflicts = true
