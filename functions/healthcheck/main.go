@@ -40,15 +40,16 @@ func main() {
 		os.Exit(1)
 	}
 	h := &check.Handler{
-		Config:   cfg,
-		Store:    store.New(clients.DynamoDB, s.Table),
-		Metrics:  metrics.NewPublisher(clients.CloudWatch, s.Namespace),
-		Notifier: notify.NewPublisher(clients.SNS, s.TopicARN),
-		Starter:  recovery.NewStarter(clients.SFN, s.StateMachineARN),
-		Secrets:  secret.New(clients.SSM, clients.SecretsManager, 5*time.Minute),
-		Probers:  probe.NewProbers(),
-		Requests: clients.Requests,
-		Logger:   log,
+		Config:      cfg,
+		Store:       store.New(clients.DynamoDB, s.Table),
+		Metrics:     metrics.NewPublisher(clients.CloudWatch, s.Namespace),
+		Notifier:    notify.NewPublisher(clients.SNS, s.TopicARN),
+		Starter:     recovery.NewStarter(clients.SFN, s.StateMachineARN),
+		Secrets:     secret.New(clients.SSM, clients.SecretsManager, 5*time.Minute),
+		Probers:     probe.NewProbers(),
+		Requests:    clients.Requests,
+		Concurrency: s.ProbeConcurrency,
+		Logger:      log,
 	}
 	lambda.Start(h.Handle)
 }

@@ -74,8 +74,8 @@ type Handler struct {
 	// Result. Lambda runs one invocation per container at a time, so the
 	// difference of two snapshots is this invocation's.
 	Requests RequestCounter
-	// Concurrency bounds probes in flight (default 64) and integrations
-	// written at once (a quarter of it).
+	// Concurrency bounds probes in flight (default 256: well under Lambda's
+	// 1,024 file descriptors) and integrations written at once (1/16 of it).
 	Concurrency int
 	// Reserve is the time kept back from the Lambda deadline to persist and
 	// publish after probing (default 3 s).
@@ -98,6 +98,10 @@ type Result struct {
 	// AWSRequests counts requests by "Service.Operation", retries included.
 	AWSRequests map[string]int `json:"aws_requests,omitempty"`
 	DurationMs  float64        `json:"duration_ms"`
+	// ProbeMs is the wall time of the probe phase; SlowestProbeMs the
+	// slowest single probe in it. Their difference is the engine's overhead.
+	ProbeMs        float64 `json:"probe_ms"`
+	SlowestProbeMs float64 `json:"slowest_probe_ms"`
 }
 
 // IntegrationResult is what one check did to one integration.
@@ -140,13 +144,16 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Result, error) {
 	}
 	log := h.logger().With("request_id", requestID(ctx), "tick", tick.Format(time.RFC3339))
 
+	probeStart := h.now()
 	results := h.probeAll(ctx, log, integs)
-
-	out := Result{Tick: tick, Integrations: make([]IntegrationResult, len(integs))}
+	out := Result{Tick: tick, Integrations: make([]IntegrationResult, len(integs)), ProbeMs: msSince(probeStart, h.now())}
+	for _, rs := range results {
+		out.SlowestProbeMs = max(out.SlowestProbeMs, float64(slowest(rs).Microseconds())/1000)
+	}
 	datums := make([][]types.MetricDatum, len(integs))
 	errs := make([]error, len(integs))
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, max(1, h.concurrency()/4))
+	sem := make(chan struct{}, max(1, h.concurrency()/16))
 	for i, integ := range integs {
 		wg.Add(1)
 		sem <- struct{}{}
@@ -332,7 +339,7 @@ func (h *Handler) concurrency() int {
 	if h.Concurrency > 0 {
 		return h.Concurrency
 	}
-	return 64
+	return 256
 }
 
 func (h *Handler) reserve() time.Duration {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +26,9 @@ type Settings struct {
 	ConfigFile      string // VIGIL_CONFIG_FILE, default vigil.yaml beside the bootstrap
 	ConfigParameter string // VIGIL_CONFIG_PARAMETER: SSM parameter holding the document; wins over the file
 	LogLevel        slog.Level
+	// ProbeConcurrency bounds probes in flight (VIGIL_PROBE_CONCURRENCY; 0
+	// means the handler's default).
+	ProbeConcurrency int
 }
 
 // FromEnv reads Settings. A missing required variable is an error naming it.
@@ -42,6 +46,13 @@ func FromEnv() (Settings, error) {
 	}
 	if root := os.Getenv("LAMBDA_TASK_ROOT"); root != "" && !filepath.IsAbs(s.ConfigFile) {
 		s.ConfigFile = filepath.Join(root, s.ConfigFile)
+	}
+	if v := os.Getenv("VIGIL_PROBE_CONCURRENCY"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return s, fmt.Errorf("lambdaenv: VIGIL_PROBE_CONCURRENCY %q: want a number from 1 to 1000", v)
+		}
+		s.ProbeConcurrency = n
 	}
 	if err := s.LogLevel.UnmarshalText([]byte(getenv("LOG_LEVEL", "INFO"))); err != nil {
 		return s, fmt.Errorf("lambdaenv: LOG_LEVEL %q: want DEBUG, INFO, WARN or ERROR", os.Getenv("LOG_LEVEL"))

@@ -132,8 +132,6 @@ func checks(start, end time.Time, healthy func(time.Time) bool, durationMs func(
 // steady is a check duration between 180 and 329 ms, varying by check.
 func steady(i int) float64 { return float64(180 + (i*37)%150) }
 
-func always(time.Time) bool { return true }
-
 // failingSince is healthy before from and unhealthy from it on.
 func failingSince(from time.Time) func(time.Time) bool {
 	return func(t time.Time) bool { return t.Before(from) }

@@ -2,6 +2,7 @@ package status
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,12 +12,16 @@ import (
 
 	"github.com/vigil-monitor/vigil/internal/config"
 	"github.com/vigil-monitor/vigil/internal/health"
+	"github.com/vigil-monitor/vigil/internal/report"
 	"github.com/vigil-monitor/vigil/internal/store"
 )
 
 // BenchmarkStatus100 answers the all-integrations request for 100 stored
-// integrations of 4 components each, end to end against moto: one Query,
-// the report, the encoding. SPEC §7's budget is 500 ms per answer.
+// integrations of 4 components each. The json and markdown cases run the
+// handler end to end against moto (one Query, the report, the encoding), so
+// they include the emulator's own speed, which dominates; the render cases
+// time what the function itself does with the records once read. SPEC §7's
+// budget is 500 ms per answer.
 func BenchmarkStatus100(b *testing.B) {
 	const n = 100
 	var yaml strings.Builder
@@ -50,6 +55,24 @@ func BenchmarkStatus100(b *testing.B) {
 		Now:    func() time.Time { return now },
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 	}
+	recs, err := s.List(context.Background())
+	if err != nil || len(recs) != n {
+		b.Fatalf("list: %d records, %v", len(recs), err)
+	}
+	b.Run("render-json", func(b *testing.B) {
+		for b.Loop() {
+			if err := json.NewEncoder(io.Discard).Encode(report.JSON(recs, doc, now)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("render-markdown", func(b *testing.B) {
+		for b.Loop() {
+			if err := report.Markdown(io.Discard, recs, doc, now); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	for _, format := range []string{FormatJSON, FormatMarkdown} {
 		b.Run(format, func(b *testing.B) {
 			req := get(map[string]string{"format": format})
@@ -74,7 +97,7 @@ func fullDay() health.Availability {
 		a.Hours = append(a.Hours, health.Bucket{Start: now.Add(-time.Duration(i) * time.Hour).Unix(), Checks: 60, Healthy: 60})
 	}
 	for i := range health.DayBuckets {
-		a.Days = append(a.Days, health.Bucket{Start: now.Truncate(24*time.Hour).Add(-time.Duration(i) * 24 * time.Hour).Unix(), Checks: 1440, Healthy: 1440})
+		a.Days = append(a.Days, health.Bucket{Start: now.Truncate(24 * time.Hour).Add(-time.Duration(i) * 24 * time.Hour).Unix(), Checks: 1440, Healthy: 1440})
 	}
 	for i := range health.LatencySamples {
 		a.LatencyMs = append(a.LatencyMs, float64(150+i))

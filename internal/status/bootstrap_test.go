@@ -22,7 +22,7 @@ import (
 // TestBootstrap runs the real status binary under the Runtime Interface
 // Emulator against moto, with the sample events from events/.
 func TestBootstrap(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
 	rie, bins, err := emulator.Build(ctx, dir, "status")
