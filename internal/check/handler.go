@@ -5,16 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
 	"github.com/vigil-monitor/vigil/internal/config"
 	"github.com/vigil-monitor/vigil/internal/health"
+	"github.com/vigil-monitor/vigil/internal/lambdaenv"
 	"github.com/vigil-monitor/vigil/internal/metrics"
 	"github.com/vigil-monitor/vigil/internal/notify"
 	"github.com/vigil-monitor/vigil/internal/probe"
@@ -44,12 +43,6 @@ type RecoveryStarter interface {
 	Start(ctx context.Context, rec health.Record, integ config.Integration) (started bool, err error)
 }
 
-// HeaderResolver resolves secret headers at run time (implemented by
-// *secret.Resolver).
-type HeaderResolver interface {
-	Headers(ctx context.Context, plain map[string]string, secrets map[string]config.SecretRef) (http.Header, error)
-}
-
 // RequestCounter counts the AWS requests the handler's clients send
 // (implemented by *awsenv.RequestCounter).
 type RequestCounter interface {
@@ -68,7 +61,7 @@ type Handler struct {
 	Metrics  MetricsPublisher
 	Notifier Notifier
 	Starter  RecoveryStarter
-	Secrets  HeaderResolver // nil when no component uses secret headers
+	Secrets  probe.HeaderResolver // nil when no component uses secret headers
 	Probers  map[string]probe.ProbeFn
 	// Requests, when set, reports each invocation's AWS requests in its
 	// Result. Lambda runs one invocation per container at a time, so the
@@ -142,7 +135,7 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("check: select integrations: %w", err)
 	}
-	log := h.logger().With("request_id", requestID(ctx), "tick", tick.Format(time.RFC3339))
+	log := h.logger().With("request_id", lambdaenv.RequestID(ctx), "tick", tick.Format(time.RFC3339))
 
 	probeStart := h.now()
 	results := h.probeAll(ctx, log, integs)
@@ -192,13 +185,10 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Result, error) {
 // so the invocation takes about as long as its slowest probe.
 func (h *Handler) probeAll(ctx context.Context, log *slog.Logger, integs []config.Integration) [][]probe.Result {
 	var comps []config.Component
-	var headers []http.Header
 	for _, integ := range integs {
-		for _, c := range integ.Components {
-			comps = append(comps, c)
-			headers = append(headers, h.headers(ctx, log.With("integration", integ.Name), c))
-		}
+		comps = append(comps, integ.Components...)
 	}
+	headers := probe.SecretHeaders(ctx, h.Secrets, comps, log)
 	pctx := ctx
 	if dl, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc
@@ -213,29 +203,6 @@ func (h *Handler) probeAll(ctx context.Context, log *slog.Logger, integs []confi
 		n += len(integ.Components)
 	}
 	return out
-}
-
-// headers resolves a component's secret headers. A secret that cannot be
-// resolved is sent as nothing; the probe then fails on the target's answer
-// and the error is logged with the secret's name, never its value.
-func (h *Handler) headers(ctx context.Context, log *slog.Logger, c config.Component) http.Header {
-	var plain map[string]string
-	var secrets map[string]config.SecretRef
-	switch {
-	case c.HTTP != nil:
-		plain, secrets = c.HTTP.Headers, c.HTTP.SecretHeaders
-	case c.WebSocket != nil:
-		plain, secrets = c.WebSocket.Headers, c.WebSocket.SecretHeaders
-	}
-	if len(secrets) == 0 || h.Secrets == nil {
-		return nil
-	}
-	hdr, err := h.Secrets.Headers(ctx, plain, secrets)
-	if err != nil {
-		log.Error("resolve secret headers failed", "component", c.Name, "error", err)
-		return nil
-	}
-	return hdr
 }
 
 // apply evaluates, persists and acts on one integration's results.
@@ -301,14 +268,6 @@ func (h *Handler) apply(ctx context.Context, log *slog.Logger, integ config.Inte
 		}
 	}
 	return ir, metrics.ForCheck(integ, rec, results, tick), errors.Join(errs...)
-}
-
-// requestID is the Lambda request id, or "" outside Lambda.
-func requestID(ctx context.Context) string {
-	if lc, ok := lambdacontext.FromContext(ctx); ok {
-		return lc.AwsRequestID
-	}
-	return ""
 }
 
 func slowest(rs []probe.Result) time.Duration {

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
 	"github.com/vigil-monitor/vigil/internal/config"
 )
 
@@ -116,4 +118,13 @@ func getenv(k, def string) string {
 		return v
 	}
 	return def
+}
+
+// RequestID is the Lambda request id of ctx, or "" outside Lambda; every log
+// line of an invocation carries it.
+func RequestID(ctx context.Context) string {
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		return lc.AwsRequestID
+	}
+	return ""
 }

@@ -10,11 +10,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
 	"github.com/vigil-monitor/vigil/internal/config"
 	"github.com/vigil-monitor/vigil/internal/health"
+	"github.com/vigil-monitor/vigil/internal/lambdaenv"
 	"github.com/vigil-monitor/vigil/internal/metrics"
 	"github.com/vigil-monitor/vigil/internal/notify"
 	"github.com/vigil-monitor/vigil/internal/probe"
@@ -160,7 +160,7 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Result, error) {
 		return Result{}, fmt.Errorf("recovery: %s: %w: incident_id, integration and attempt ≥ 1 are required (got %q, %q, %d)",
 			ev.Phase, ErrBadEvent, ev.IncidentID, ev.Integration, ev.Attempt)
 	}
-	log := h.logger().With("request_id", requestID(ctx), "integration", ev.Integration,
+	log := h.logger().With("request_id", lambdaenv.RequestID(ctx), "integration", ev.Integration,
 		"incident", ev.IncidentID, "attempt", ev.Attempt, "phase", ev.Phase)
 	integ, err := h.integration(ctx, ev.Integration)
 	if err != nil {
@@ -462,34 +462,7 @@ func (h *Handler) runAction(ctx context.Context, log *slog.Logger, integ config.
 // probe re-probes every component of the integration with the check's
 // probes.
 func (h *Handler) probe(ctx context.Context, log *slog.Logger, integ config.Integration) []probe.Result {
-	return probe.Run(ctx, h.Probers, integ.Components, h.componentHeaders(ctx, log, integ), h.concurrency())
-}
-
-// componentHeaders resolves each component's secret headers for the
-// re-probe. One that cannot be resolved is sent without them and logged by
-// secret name (the probe then fails on the target's answer).
-func (h *Handler) componentHeaders(ctx context.Context, log *slog.Logger, integ config.Integration) []http.Header {
-	out := make([]http.Header, len(integ.Components))
-	for i, c := range integ.Components {
-		var plain map[string]string
-		var secrets map[string]config.SecretRef
-		switch {
-		case c.HTTP != nil:
-			plain, secrets = c.HTTP.Headers, c.HTTP.SecretHeaders
-		case c.WebSocket != nil:
-			plain, secrets = c.WebSocket.Headers, c.WebSocket.SecretHeaders
-		}
-		if len(secrets) == 0 || h.Secrets == nil {
-			continue
-		}
-		hdr, err := h.Secrets.Headers(ctx, plain, secrets)
-		if err != nil {
-			log.Error("resolve secret headers failed", "component", c.Name, "error", err)
-			continue
-		}
-		out[i] = hdr
-	}
-	return out
+	return probe.Run(ctx, h.Probers, integ.Components, probe.SecretHeaders(ctx, h.Secrets, integ.Components, log), h.concurrency())
 }
 
 // budgets splits the time left before ctx's deadline: the reserve is kept
@@ -591,14 +564,6 @@ func caughtError(raw json.RawMessage) string {
 		return c.Error
 	}
 	return c.Error + ": " + excerpt(cause)
-}
-
-// requestID is the Lambda request id, or "" outside Lambda.
-func requestID(ctx context.Context) string {
-	if lc, ok := lambdacontext.FromContext(ctx); ok {
-		return lc.AwsRequestID
-	}
-	return ""
 }
 
 func (h *Handler) now() time.Time {

@@ -1,0 +1,145 @@
+package bench
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// US East (N. Virginia) list prices without free tier, in USD.
+const (
+	PriceMetricMonth     = 0.30         // per custom metric (name + dimension set) a month
+	PriceAlarmMetric     = 0.10         // per standard-resolution alarm metric a month
+	PriceKMSKey          = 1.00         // per customer managed key a month
+	PricePutMetricData   = 0.01 / 1e3   // per request
+	PriceLambdaRequest   = 0.20 / 1e6   // per request
+	PriceLambdaGBSecond  = 0.0000133334 // arm64
+	PriceDynamoDBWRU     = 0.625 / 1e6  // on demand, per write request unit
+	PriceDynamoDBRRU     = 0.125 / 1e6  // on demand, per read request unit
+	PriceSchedulerInvoke = 1.00 / 1e6   // EventBridge Scheduler, per invocation
+	PriceLogsIngestGB    = 0.50         // CloudWatch Logs ingestion, per GB (10^9 bytes)
+)
+
+// ChecksPerMonth is one check a minute for 30 days.
+const ChecksPerMonth = 43_200
+
+// Usage is what one integration consumes, measured per check where it
+// varies with the check.
+type Usage struct {
+	Checks       int // per month
+	MetricSeries int // distinct name + dimension sets published every check
+	AlarmMetrics int
+	KMSKeys      int
+	// Per check.
+	PutMetricDataCalls float64
+	DurationMs         float64 // the invocation's duration; billed rounded up to 1 ms
+	MemoryMB           int
+	DynamoDBReads      float64 // strongly consistent GetItem
+	DynamoDBWrites     float64 // PutItem
+	ItemBytes          int     // size of the state item read and written
+	LogBytes           int     // log output of one invocation
+}
+
+// LineItem is one row of a monthly bill.
+type LineItem struct {
+	Item       string
+	Arithmetic string
+	USD        float64
+}
+
+// MonthlyCost prices u at list prices.
+func MonthlyCost(u Usage) []LineItem {
+	checks := float64(u.Checks)
+	rru := math.Max(1, math.Ceil(float64(u.ItemBytes)/4096))
+	wru := math.Max(1, math.Ceil(float64(u.ItemBytes)/1024))
+	billedMs := math.Ceil(u.DurationMs)
+	gbs := checks * billedMs / 1000 * float64(u.MemoryMB) / 1024
+	logBytes := checks * float64(u.LogBytes)
+	return []LineItem{
+		{"Custom metrics", fmt.Sprintf("%d series × $0.30", u.MetricSeries), float64(u.MetricSeries) * PriceMetricMonth},
+		{"Alarms", fmt.Sprintf("%d alarm metrics × $0.10", u.AlarmMetrics), float64(u.AlarmMetrics) * PriceAlarmMetric},
+		{"KMS key (alarm topic)", fmt.Sprintf("%d × $1.00", u.KMSKeys), float64(u.KMSKeys) * PriceKMSKey},
+		{"PutMetricData", fmt.Sprintf("%g/check × %d × $0.01/1k", u.PutMetricDataCalls, u.Checks), u.PutMetricDataCalls * checks * PricePutMetricData},
+		{"Lambda requests", fmt.Sprintf("%d × $0.20/M", u.Checks), checks * PriceLambdaRequest},
+		{"Lambda compute (arm64)", fmt.Sprintf("%d × %.0f ms × %d MB = %.1f GB-s", u.Checks, billedMs, u.MemoryMB, gbs), gbs * PriceLambdaGBSecond},
+		{"EventBridge Scheduler", fmt.Sprintf("%d × $1.00/M", u.Checks), checks * PriceSchedulerInvoke},
+		{"DynamoDB reads", fmt.Sprintf("%g/check × %.0f RRU × %d × $0.125/M", u.DynamoDBReads, rru, u.Checks), u.DynamoDBReads * rru * checks * PriceDynamoDBRRU},
+		{"DynamoDB writes", fmt.Sprintf("%g/check × %.0f WRU (%d B item) × %d × $0.625/M", u.DynamoDBWrites, wru, u.ItemBytes, u.Checks), u.DynamoDBWrites * wru * checks * PriceDynamoDBWRU},
+		{"CloudWatch Logs", fmt.Sprintf("%d B × %d = %.1f MB × $0.50/GB", u.LogBytes, u.Checks, logBytes/1e6), logBytes / 1e9 * PriceLogsIngestGB},
+	}
+}
+
+// Total sums line items.
+func Total(items []LineItem) float64 {
+	var t float64
+	for _, it := range items {
+		t += it.USD
+	}
+	return t
+}
+
+// ItemSize estimates a DynamoDB item's billed size: attribute names plus
+// values, by DynamoDB's published sizing rules (numbers: 1 byte per two
+// significant digits plus 1; maps and lists: 3 bytes plus 1 per element).
+func ItemSize(item map[string]types.AttributeValue) int {
+	n := 0
+	for k, v := range item {
+		n += len(k) + valueSize(v)
+	}
+	return n
+}
+
+func valueSize(v types.AttributeValue) int {
+	switch v := v.(type) {
+	case *types.AttributeValueMemberS:
+		return len(v.Value)
+	case *types.AttributeValueMemberN:
+		return numberSize(v.Value)
+	case *types.AttributeValueMemberB:
+		return len(v.Value)
+	case *types.AttributeValueMemberBOOL, *types.AttributeValueMemberNULL:
+		return 1
+	case *types.AttributeValueMemberSS:
+		n := 0
+		for _, s := range v.Value {
+			n += len(s)
+		}
+		return n
+	case *types.AttributeValueMemberNS:
+		n := 0
+		for _, s := range v.Value {
+			n += numberSize(s)
+		}
+		return n
+	case *types.AttributeValueMemberBS:
+		n := 0
+		for _, b := range v.Value {
+			n += len(b)
+		}
+		return n
+	case *types.AttributeValueMemberM:
+		n := 3
+		for k, e := range v.Value {
+			n += len(k) + valueSize(e) + 1
+		}
+		return n
+	case *types.AttributeValueMemberL:
+		n := 3
+		for _, e := range v.Value {
+			n += valueSize(e) + 1
+		}
+		return n
+	}
+	return 0
+}
+
+func numberSize(s string) int {
+	digits := 0
+	for _, c := range s {
+		if c >= '0' && c <= '9' {
+			digits++
+		}
+	}
+	return (digits+1)/2 + 1
+}

@@ -1,0 +1,190 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// SPEC §9 limits.
+const (
+	budgetWallOverMs    = 50.0
+	budgetDynamoDB      = 2.0
+	budgetBootstrap     = 15 << 20
+	budgetInitMs        = 50.0
+	budgetRSS           = 64 << 20
+	budgetMonthlyUSD    = 3.0
+	budgetRSSComponents = 1000
+)
+
+// Budget is one row of the final table.
+type Budget struct {
+	Budget   string
+	Measured string
+	Pass     bool
+	Info     bool // no pass/fail: shown for context
+}
+
+func passFail(b Budget) string {
+	switch {
+	case b.Info:
+		return "info"
+	case b.Pass:
+		return "PASS"
+	}
+	return "FAIL"
+}
+
+func table(w io.Writer, title string, header string, rows [][]string) {
+	fmt.Fprintf(w, "\n== %s ==\n", title)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	tw.Flush()
+}
+
+func mb(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/(1<<20)) }
+
+func label(s ShapeResult) string {
+	return fmt.Sprintf("%d × %s (%d integ.)", s.Shape.Size, s.Shape.Name, len(s.Shape.Groups))
+}
+
+// Print writes the report's tables and the SPEC §9 budgets table.
+func (r *Report) Print(w io.Writer) {
+	var budgets []Budget
+	fmt.Fprintf(w, "Vigil end-to-end benchmark: real HealthCheck bootstrap under the Runtime Interface Emulator, moto, loopback targets.\n")
+	fmt.Fprintf(w, "Targets: 5 ms each, every 50th 100 ms, the middle one 200 ms. Shapes: all components in one integration (single),\n")
+	fmt.Fprintf(w, "or integrations of 4 with the remainder in the last (many: 10 → 4+4+2). Tick 1 is the first check of the shape\n")
+	fmt.Fprintf(w, "(INITIALIZING; the stack's cold start on its first shape); the last tick is steady state and is what is reported.\n")
+
+	var rows [][]string
+	for _, st := range r.Stacks {
+		for _, s := range st.Shapes {
+			if s.Err != nil {
+				rows = append(rows, []string{label(s), "error: " + s.Err.Error()})
+				continue
+			}
+			d := s.Steady()
+			over := d.DurationMs - d.SlowestProbeMs
+			ratio := d.ProbeMs / s.FloorMs
+			rows = append(rows, []string{label(s),
+				fmt.Sprintf("%.1f", s.Ticks[0].DurationMs),
+				fmt.Sprintf("%.1f", d.DurationMs), fmt.Sprintf("%.1f", d.SlowestProbeMs), fmt.Sprintf("%+.1f", over),
+				fmt.Sprintf("%.1f", d.ProbeMs), fmt.Sprintf("%.1f", s.FloorMs), fmt.Sprintf("%.2f", ratio),
+				fmt.Sprintf("%.1f", float64(s.Walls[len(s.Walls)-1].Microseconds())/1000),
+			})
+			budgets = append(budgets, Budget{
+				Budget:   fmt.Sprintf("invocation ≤ slowest probe + 50 ms, %s", label(s)),
+				Measured: fmt.Sprintf("%.1f ms vs %.1f + 50 ms", d.DurationMs, d.SlowestProbeMs),
+				Pass:     over <= budgetWallOverMs,
+			})
+		}
+	}
+	table(w, "Timing (ms, steady tick)", "shape\ttick1 duration\tduration\tslowest probe\tduration−slowest\tprobe phase\tfloor (bare net/http)\tprobe/floor\tinvoke wall", rows)
+
+	rows = nil
+	worstDDB, worstPMD, sfn := 0.0, "", 0
+	pmdPass := true
+	for _, st := range r.Stacks {
+		for _, s := range st.Shapes {
+			if s.Err != nil {
+				continue
+			}
+			d := s.Steady()
+			calls, allowed := s.PutMetricData()
+			keys := make([]string, 0, len(d.AWSRequests))
+			for k, v := range d.AWSRequests {
+				keys = append(keys, fmt.Sprintf("%s=%d", k, v))
+			}
+			slices.Sort(keys)
+			rows = append(rows, []string{label(s), fmt.Sprintf("%.2f", s.DynamoDBPerIntegration()),
+				fmt.Sprintf("%d", d.MetricDatums), fmt.Sprintf("%d / %d", calls, allowed),
+				fmt.Sprintf("%d", s.StepFunctions()), strings.Join(keys, " ")})
+			worstDDB = max(worstDDB, s.DynamoDBPerIntegration())
+			if calls > allowed {
+				pmdPass = false
+			}
+			if worstPMD == "" || calls > allowed {
+				worstPMD = fmt.Sprintf("%d calls for %d datums (%s)", calls, d.MetricDatums, label(s))
+			}
+			sfn += s.StepFunctions()
+		}
+	}
+	table(w, "AWS requests per check (steady tick, counted inside the function)", "shape\tDynamoDB/integration\tdatums\tPutMetricData/allowed\tStep Functions\tall requests", rows)
+	budgets = append(budgets,
+		Budget{Budget: "≤ 2 DynamoDB requests per integration per check", Measured: fmt.Sprintf("worst %.2f", worstDDB), Pass: worstDDB <= budgetDynamoDB},
+		Budget{Budget: "1 PutMetricData per 1,000 datums", Measured: worstPMD, Pass: pmdPass},
+		Budget{Budget: "0 Step Functions requests in steady state", Measured: fmt.Sprintf("%d", sfn), Pass: sfn == 0},
+	)
+
+	rows = nil
+	var initMax float64
+	var initNote string
+	var rss1000 int64
+	for _, st := range r.Stacks {
+		how := "RIE REPORT Init Duration"
+		if st.InitFromLatency {
+			how = "first invoke − warm invoke"
+		}
+		rows = append(rows, []string{fmt.Sprintf("%d", st.Size), fmt.Sprintf("%.2f", st.InitMs), how, mb(st.PeakRSS)})
+		if st.InitMs >= initMax {
+			initMax, initNote = st.InitMs, how
+		}
+		if st.Size == budgetRSSComponents {
+			rss1000 = st.PeakRSS
+		}
+	}
+	table(w, "Bootstrap process (one stack per size; RSS is the peak over both shapes of that size)", "components\tinit ms\tsource\tpeak RSS (VmHWM)", rows)
+	budgets = append(budgets, Budget{Budget: "init ≤ 50 ms", Measured: fmt.Sprintf("worst %.2f ms (%s)", initMax, initNote), Pass: initMax <= budgetInitMs})
+	if rss1000 > 0 {
+		budgets = append(budgets, Budget{Budget: "peak RSS ≤ 64 MB at 1,000 components", Measured: mb(rss1000), Pass: rss1000 <= budgetRSS})
+	}
+
+	rows = nil
+	names := make([]string, 0, len(r.Bootstraps))
+	for n := range r.Bootstraps {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		rows = append(rows, []string{n, fmt.Sprintf("%d", r.Bootstraps[n]), mb(r.Bootstraps[n])})
+		budgets = append(budgets, Budget{Budget: "bootstrap ≤ 15 MB: " + n, Measured: mb(r.Bootstraps[n]), Pass: r.Bootstraps[n] <= budgetBootstrap})
+	}
+	table(w, "Bootstraps (linux/arm64, -tags lambda.norpc -trimpath -ldflags=\"-s -w\")", "function\tbytes\tsize", rows)
+
+	table(w, "probe.ProbeHTTP on loopback (testing.Benchmark)", "ns/op\tallocs/op\tB/op", [][]string{{
+		fmt.Sprintf("%d", r.ProbeAlloc.NsPerOp()), fmt.Sprintf("%d", r.ProbeAlloc.AllocsPerOp()), fmt.Sprintf("%d", r.ProbeAlloc.AllocedBytesPerOp()),
+	}})
+	budgets = append(budgets, Budget{Budget: "allocations per HTTP probe", Measured: fmt.Sprintf("%d allocs, %d B", r.ProbeAlloc.AllocsPerOp(), r.ProbeAlloc.AllocedBytesPerOp()), Info: true})
+
+	c := r.Cost
+	fmt.Fprintf(w, "\n== Monthly cost of one integration of 4 components, checked every minute (us-east-1 list prices, no free tier) ==\n")
+	fmt.Fprintf(w, "Measured series (%d): %s\n", len(c.Series), strings.Join(c.Series, " "))
+	fmt.Fprintf(w, "Alarms at the template's defaults: %d alarms, %d alarm metrics, %d KMS key(s); lean (WarningAlarms=false, FunctionAlarms=false, shared TopicKmsKeyArn): %d alarms, %d alarm metrics, %d KMS key(s)\n",
+		c.DefaultBill.Alarms, c.DefaultBill.AlarmMetrics, c.DefaultBill.KMSKeys, c.LeanBill.Alarms, c.LeanBill.AlarmMetrics, c.LeanBill.KMSKeys)
+	fmt.Fprintf(w, "Steady check: %.1f ms, %d datums, requests %v, state item %d B, %d log bytes\n", c.Steady.DurationMs, c.Steady.MetricDatums, c.Steady.AWSRequests, c.ItemBytes, c.LogBytes)
+	rows = nil
+	for i, it := range c.Default {
+		rows = append(rows, []string{it.Item, it.Arithmetic, fmt.Sprintf("%.2f", it.USD), fmt.Sprintf("%.2f", c.Lean[i].USD), fmt.Sprintf("%.2f", c.LeanSlow[i].USD)})
+	}
+	def, lean, slow := Total(c.Default), Total(c.Lean), Total(c.LeanSlow)
+	rows = append(rows, []string{"Total", "", fmt.Sprintf("%.2f", def), fmt.Sprintf("%.2f", lean), fmt.Sprintf("%.2f", slow)})
+	table(w, "Line items ($/month)", "item\tarithmetic (defaults)\tdefaults\tlean\tlean + rate(2 minutes)", rows)
+	budgets = append(budgets,
+		Budget{Budget: "monthly cost ≤ $3, template defaults", Measured: fmt.Sprintf("$%.2f", def), Pass: def <= budgetMonthlyUSD},
+		Budget{Budget: "monthly cost ≤ $3, lean settings (COST.md knobs)", Measured: fmt.Sprintf("$%.2f", lean), Pass: lean <= budgetMonthlyUSD},
+		Budget{Budget: "monthly cost ≤ $3, lean + rate(2 minutes)", Measured: fmt.Sprintf("$%.2f", slow), Pass: slow <= budgetMonthlyUSD},
+	)
+
+	rows = nil
+	for _, b := range budgets {
+		rows = append(rows, []string{b.Budget, b.Measured, passFail(b)})
+	}
+	table(w, "SPEC §9 budgets", "budget\tmeasured\tresult", rows)
+	fmt.Fprintf(w, "\nmeasured in %s\n", r.Elapsed.Round(time.Second/10))
+}
