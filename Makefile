@@ -69,3 +69,7 @@ invoke: deps
 
 clean:
 	rm -rf build .tools
+
+## status: the Markdown health report of the last `make run`, served by the Status function.
+status: deps
+	$(GO) run ./cmd/vigil-local status

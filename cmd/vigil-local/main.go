@@ -3,6 +3,7 @@
 // Interface Emulator, and a demo bridge is the monitored system.
 //
 //	vigil-local run                      the demo scenario (make run)
+//	vigil-local status                   the health report of the last run (make status)
 //	vigil-local invoke FUNCTION EVENT    one function, one event file (make invoke)
 package main
 
@@ -26,6 +27,9 @@ func main() {
 	}
 }
 
+// snapshotPath keeps the records of the last `make run` for `make status`.
+const snapshotPath = ".vigil/last-run.json"
+
 func run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		args = []string{"run"}
@@ -45,7 +49,28 @@ func run(ctx context.Context, args []string) error {
 		if err := s.Demo(ctx, os.Stdout); err != nil {
 			return fmt.Errorf("%w (function logs were in %s)", err, dir)
 		}
-		fmt.Println("Everything started by this run is stopped now.")
+		if err := s.SaveSnapshot(ctx, snapshotPath); err != nil {
+			return err
+		}
+		s.Stop()
+		fmt.Printf("Everything started by this run is stopped now. `make status` prints its health report (records kept in %s).\n", snapshotPath)
+		return nil
+	case "status":
+		s, err := localrun.Start(ctx, localrun.Options{Dir: dir, Functions: []string{"status"}})
+		if err != nil {
+			return err
+		}
+		defer s.Stop()
+		n, err := s.LoadSnapshot(ctx, snapshotPath)
+		if err != nil {
+			return err
+		}
+		report, err := s.StatusReport(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Print(report)
+		fmt.Fprintf(os.Stderr, "(%d integration record(s) from %s, served by the Status function under the Runtime Interface Emulator)\n", n, snapshotPath)
 		return nil
 	case "invoke":
 		if len(args) != 3 {
@@ -67,5 +92,5 @@ func run(ctx context.Context, args []string) error {
 		fmt.Println(string(out))
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (want run or invoke)", args[0])
+	return fmt.Errorf("unknown command %q (want run, status or invoke)", args[0])
 }

@@ -75,7 +75,9 @@ func (s *Stack) Record(ctx context.Context, integration string) (health.Record, 
 // error if any step does not behave as it should.
 func (s *Stack) Demo(ctx context.Context, w io.Writer) error {
 	const integ = "agent-bridge"
-	base := time.Now().UTC().Truncate(time.Minute)
+	// Ticks replay the last few minutes, one a minute, so the report's 1 h
+	// window holds them.
+	base := time.Now().UTC().Truncate(time.Minute).Add(-10 * time.Minute)
 	n := 0
 	tick := func(note string) (check.Result, error) {
 		n++
