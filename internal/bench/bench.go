@@ -91,12 +91,13 @@ func countPrefix(m map[string]int, prefix string) int {
 type StackResult struct {
 	Size   int
 	Shapes []ShapeResult
-	// InitMs is the Init Duration RIE reported for the cold start; when it
-	// reported none, InitFromLatency is set and InitMs is the first
-	// invoke's latency minus a warm one.
-	InitMs          float64
-	InitFromLatency bool
-	PeakRSS         int64 // VmHWM of the bootstrap process
+	// InitMs is the cold start's time outside the handler minus a warm
+	// invocation's: process start, Go runtime and main's wiring, up to the
+	// first request for an event. RIEInitMs is what RIE's REPORT line says,
+	// which times only RIE's asynchronous dispatch of the init.
+	InitMs    float64
+	RIEInitMs float64
+	PeakRSS   int64 // VmHWM of the bootstrap process
 }
 
 // Report is everything one run measured.
@@ -260,11 +261,10 @@ func runStack(ctx context.Context, dir, targetsURL string, n int, shapes []Shape
 	}
 
 	if inits := InitDurations(fn.Log()); len(inits) > 0 {
-		res.InitMs = inits[0]
-	} else if len(res.Shapes) > 0 && len(res.Shapes[0].Walls) == ticks {
-		w := res.Shapes[0].Walls
-		res.InitFromLatency = true
-		res.InitMs = float64((w[0] - w[len(w)-1]).Microseconds()) / 1000
+		res.RIEInitMs = inits[0]
+	}
+	if first := res.Shapes[0]; first.Err == nil {
+		res.InitMs = OutsideHandlerMs(first.Walls[0], first.Ticks[0]) - OutsideHandlerMs(first.Walls[len(first.Walls)-1], first.Steady())
 	}
 	pid, err := FindProcess(filepath.Join(dir, "healthcheck", "bootstrap"))
 	if err != nil {
@@ -274,6 +274,13 @@ func runStack(ctx context.Context, dir, targetsURL string, n int, shapes []Shape
 		return res, cost, err
 	}
 	return res, cost, nil
+}
+
+// OutsideHandlerMs is an invocation's latency as the caller saw it minus the
+// handler's own duration: runtime and emulator overhead, plus the init on a
+// cold start.
+func OutsideHandlerMs(wall time.Duration, r check.Result) float64 {
+	return float64(wall.Microseconds())/1000 - r.DurationMs
 }
 
 // steadyProblems reports a steady-state tick that did not check everything

@@ -51,7 +51,7 @@ func table(w io.Writer, title string, header string, rows [][]string) {
 func mb(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/(1<<20)) }
 
 func label(s ShapeResult) string {
-	return fmt.Sprintf("%d × %s (%d integ.)", s.Shape.Size, s.Shape.Name, len(s.Shape.Groups))
+	return fmt.Sprintf("%s: %d × %s (%d integ.)", s.Shape.Prefix, s.Shape.Size, s.Shape.Name, len(s.Shape.Groups))
 }
 
 // Print writes the report's tables and the SPEC §9 budgets table.
@@ -124,23 +124,18 @@ func (r *Report) Print(w io.Writer) {
 
 	rows = nil
 	var initMax float64
-	var initNote string
 	var rss1000 int64
 	for _, st := range r.Stacks {
-		how := "RIE REPORT Init Duration"
-		if st.InitFromLatency {
-			how = "first invoke − warm invoke"
-		}
-		rows = append(rows, []string{fmt.Sprintf("%d", st.Size), fmt.Sprintf("%.2f", st.InitMs), how, mb(st.PeakRSS)})
-		if st.InitMs >= initMax {
-			initMax, initNote = st.InitMs, how
-		}
+		rows = append(rows, []string{fmt.Sprintf("%d", st.Size), fmt.Sprintf("%.1f", st.InitMs), fmt.Sprintf("%.2f", st.RIEInitMs), mb(st.PeakRSS)})
+		initMax = max(initMax, st.InitMs)
 		if st.Size == budgetRSSComponents {
 			rss1000 = st.PeakRSS
 		}
 	}
-	table(w, "Bootstrap process (one stack per size; RSS is the peak over both shapes of that size)", "components\tinit ms\tsource\tpeak RSS (VmHWM)", rows)
-	budgets = append(budgets, Budget{Budget: "init ≤ 50 ms", Measured: fmt.Sprintf("worst %.2f ms (%s)", initMax, initNote), Pass: initMax <= budgetInitMs})
+	table(w, "Bootstrap process (one stack per size; RSS is the peak over both shapes of that size)", "components\tinit ms (cold − warm, outside handler)\tRIE \"Init Duration\" ms\tpeak RSS (VmHWM)", rows)
+	fmt.Fprintf(w, "RIE's Init Duration times only its asynchronous dispatch of the init (sandbox.Init returns at once), so the init is\n")
+	fmt.Fprintf(w, "measured as (cold invoke latency − cold handler duration) − (warm invoke latency − warm handler duration).\n")
+	budgets = append(budgets, Budget{Budget: "init ≤ 50 ms", Measured: fmt.Sprintf("worst %.1f ms (cold − warm latency outside the handler)", initMax), Pass: initMax <= budgetInitMs})
 	if rss1000 > 0 {
 		budgets = append(budgets, Budget{Budget: "peak RSS ≤ 64 MB at 1,000 components", Measured: mb(rss1000), Pass: rss1000 <= budgetRSS})
 	}

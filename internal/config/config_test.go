@@ -587,3 +587,34 @@ func TestLoadFile(t *testing.T) {
 		t.Errorf("invalid file: %v", err)
 	}
 }
+
+// A decode error (unknown field, wrong type) names the integration and
+// component like a validation error does, with its line.
+func TestDecodeErrorsNameTheirPlace(t *testing.T) {
+	doc := `integrations:
+  - name: first
+    components:
+      - {name: web, type: http, target: "http://example.com/"}
+  - name: second
+    components:
+      - {name: ok, type: tcp, target: "db.example.com:5432"}
+      - name: db
+        type: tcp
+        target: "db.example.com:5432"
+        colour: blue
+      - {name: w, type: http, target: "http://example.com/", weight: heavy}
+`
+	_, err := Parse([]byte(doc))
+	if err == nil {
+		t.Fatal("document with an unknown field accepted")
+	}
+	for _, want := range []string{
+		`integration "second": component "db": line 11: field colour not found`,
+		`integration "second": component "w": line 12:`,
+		"2 problem(s)",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}

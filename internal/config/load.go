@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -45,6 +46,10 @@ func decode(data []byte) (*Document, error) {
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("empty document: %w", ErrNoIntegrations)
+		}
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			return nil, locateTypeErrors(data, te)
 		}
 		return nil, fmt.Errorf("decode: %w", err)
 	}
@@ -143,4 +148,71 @@ func (d *Document) Select(names []string) ([]Integration, error) {
 		return nil, fmt.Errorf("config: select: %w: %s", ErrUnknownIntegration, quoteList(sortedKeys(want)))
 	}
 	return out, nil
+}
+
+// locateTypeErrors names the integration and component of each decode error
+// (an unknown field, a value of the wrong type), which yaml reports by line
+// only, so the message reads like the validation errors.
+func locateTypeErrors(data []byte, te *yaml.TypeError) error {
+	var root yaml.Node
+	_ = yaml.Unmarshal(data, &root)
+	lines := make([]string, 0, len(te.Errors))
+	for _, msg := range te.Errors {
+		var line int
+		if _, err := fmt.Sscanf(msg, "line %d:", &line); err == nil {
+			if where := locate(&root, line); where != "" {
+				msg = where + ": " + msg
+			}
+		}
+		lines = append(lines, " "+msg)
+	}
+	return fmt.Errorf("decode: %d problem(s):\n%s", len(lines), strings.Join(lines, "\n"))
+}
+
+// locate returns `integration "a": component "b"` for the items of the
+// integrations and components lists that contain line.
+func locate(n *yaml.Node, line int) string {
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		return locate(n.Content[0], line)
+	}
+	var parts []string
+	for _, level := range []struct{ key, label string }{{"integrations", "integration"}, {"components", "component"}} {
+		item := containing(listItems(n, level.key), line)
+		if item == nil {
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s %q", level.label, mappingValue(item, "name")))
+		n = item
+	}
+	return strings.Join(parts, ": ")
+}
+
+func listItems(m *yaml.Node, key string) []*yaml.Node {
+	for i := 0; m.Kind == yaml.MappingNode && i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key && m.Content[i+1].Kind == yaml.SequenceNode {
+			return m.Content[i+1].Content
+		}
+	}
+	return nil
+}
+
+// containing returns the item whose lines span line: the last item that
+// starts at or before it.
+func containing(items []*yaml.Node, line int) *yaml.Node {
+	var found *yaml.Node
+	for _, it := range items {
+		if it.Line <= line {
+			found = it
+		}
+	}
+	return found
+}
+
+func mappingValue(m *yaml.Node, key string) string {
+	for i := 0; m.Kind == yaml.MappingNode && i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1].Value
+		}
+	}
+	return ""
 }
