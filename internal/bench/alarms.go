@@ -187,7 +187,7 @@ func (e *evaluator) boolean(n *yaml.Node) (bool, error) {
 	switch name {
 	case "Equals":
 		if len(arg.Content) != 2 {
-			return false, errors.New("Equals needs two arguments")
+			return false, errors.New("Fn::Equals needs two arguments")
 		}
 		a, err := e.value(arg.Content[0])
 		if err != nil {
@@ -197,7 +197,7 @@ func (e *evaluator) boolean(n *yaml.Node) (bool, error) {
 		return a == b, err
 	case "Not":
 		if len(arg.Content) != 1 {
-			return false, errors.New("Not needs one argument")
+			return false, errors.New("Fn::Not needs one argument")
 		}
 		v, err := e.boolean(arg.Content[0])
 		return !v, err
@@ -230,12 +230,12 @@ func (e *evaluator) value(n *yaml.Node) (string, error) {
 	case "Ref":
 		v, ok := e.params[arg.Value]
 		if !ok {
-			return "", fmt.Errorf("Ref %s is not a parameter", arg.Value)
+			return "", fmt.Errorf("reference %s is not a parameter", arg.Value)
 		}
 		return v, nil
 	case "Join":
 		if len(arg.Content) != 2 {
-			return "", errors.New("Join needs a delimiter and a list")
+			return "", errors.New("Fn::Join needs a delimiter and a list")
 		}
 		delim := arg.Content[0].Value
 		list := arg.Content[1]

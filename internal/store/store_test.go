@@ -399,7 +399,7 @@ func TestUpdateRefusesMalformedItem(t *testing.T) {
 	client, table := newTable(t)
 	ctx := t.Context()
 	good := func(name string) map[string]types.AttributeValue {
-		item, err := attributevalue.MarshalMap(health.Record{Integration: name, Version: 3, State: health.Active})
+		item, err := marshalState(health.Record{Integration: name, Version: 3, State: health.Active})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -432,6 +432,12 @@ func TestUpdateRefusesMalformedItem(t *testing.T) {
 		{"version zero", func(i map[string]types.AttributeValue) {
 			i["version"] = &types.AttributeValueMemberN{Value: "0"}
 		}, "version 0 is below 1"},
+		{"availability not JSON", func(i map[string]types.AttributeValue) {
+			i["availability"] = &types.AttributeValueMemberS{Value: "{broken"}
+		}, "attribute availability"},
+		{"history of the wrong type", func(i map[string]types.AttributeValue) {
+			i["history"] = &types.AttributeValueMemberN{Value: "7"}
+		}, "attribute history: want a JSON string"},
 		{"other integration's record", func(i map[string]types.AttributeValue) {
 			i["integration"] = &types.AttributeValueMemberS{Value: "someone-else"}
 		}, `integration attribute is "someone-else"`},
