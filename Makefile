@@ -73,3 +73,9 @@ clean:
 ## status: the Markdown health report of the last `make run`, served by the Status function.
 status: deps
 	$(GO) run ./cmd/vigil-local status
+
+## bench: SPEC §9 budgets — Go benchmarks of the hot paths, then the end-to-end table
+##   (real HealthCheck bootstrap under RIE, moto, loopback targets with known delays).
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 20x ./internal/...
+	$(GO) run ./cmd/vigil-bench

@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -63,6 +64,7 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "(INITIALIZING; the stack's cold start on its first shape); the last tick is steady state and is what is reported.\n")
 
 	var rows [][]string
+	worstOverMs, worstOver := math.Inf(-1), ""
 	for _, st := range r.Stacks {
 		for _, s := range st.Shapes {
 			if s.Err != nil {
@@ -75,9 +77,14 @@ func (r *Report) Print(w io.Writer) {
 			rows = append(rows, []string{label(s),
 				fmt.Sprintf("%.1f", s.Ticks[0].DurationMs),
 				fmt.Sprintf("%.1f", d.DurationMs), fmt.Sprintf("%.1f", d.SlowestProbeMs), fmt.Sprintf("%+.1f", over),
-				fmt.Sprintf("%.1f", d.ProbeMs), fmt.Sprintf("%.1f", s.FloorMs), fmt.Sprintf("%.2f", ratio),
+				fmt.Sprintf("%.1f", d.ProbeMs), fmt.Sprintf("%+.1f", d.ProbeMs-d.SlowestProbeMs), fmt.Sprintf("%.1f", d.DurationMs-d.ProbeMs),
+				fmt.Sprintf("%.1f", s.FloorMs), fmt.Sprintf("%.2f", ratio),
 				fmt.Sprintf("%.1f", float64(s.Walls[len(s.Walls)-1].Microseconds())/1000),
 			})
+			if o := d.ProbeMs - d.SlowestProbeMs; o >= worstOverMs {
+				worstOverMs = o
+				worstOver = fmt.Sprintf("worst %+.1f ms (%s; probe phase/bare floor %.2f)", o, s.Shape.Prefix, ratio)
+			}
 			budgets = append(budgets, Budget{
 				Budget:   fmt.Sprintf("invocation ≤ slowest probe + 50 ms, %s", label(s)),
 				Measured: fmt.Sprintf("%.1f ms vs %.1f + 50 ms", d.DurationMs, d.SlowestProbeMs),
@@ -85,11 +92,12 @@ func (r *Report) Print(w io.Writer) {
 			})
 		}
 	}
-	table(w, "Timing (ms, steady tick)", "shape\ttick1 duration\tduration\tslowest probe\tduration−slowest\tprobe phase\tfloor (bare net/http)\tprobe/floor\tinvoke wall", rows)
+	budgets = append(budgets, Budget{Budget: "probes concurrent, bounded: probe phase − slowest probe (engine overhead)", Measured: worstOver, Info: true})
+	table(w, "Timing (ms, steady tick)", "shape\ttick1 duration\tduration\tslowest probe\tduration−slowest\tprobe phase\tprobe phase−slowest\tafter probes\tfloor (bare net/http)\tprobe phase/floor\tinvoke wall", rows)
 
 	rows = nil
 	worstDDB, worstPMD, sfn := 0.0, "", 0
-	pmdPass := true
+	pmdPass, maxDatums := true, 0
 	for _, st := range r.Stacks {
 		for _, s := range st.Shapes {
 			if s.Err != nil {
@@ -109,8 +117,9 @@ func (r *Report) Print(w io.Writer) {
 			if calls > allowed {
 				pmdPass = false
 			}
-			if worstPMD == "" || calls > allowed {
-				worstPMD = fmt.Sprintf("%d calls for %d datums (%s)", calls, d.MetricDatums, label(s))
+			if calls > allowed || (pmdPass && d.MetricDatums >= maxDatums) {
+				maxDatums = d.MetricDatums
+				worstPMD = fmt.Sprintf("%d calls for %d datums (%s)", calls, d.MetricDatums, s.Shape.Prefix)
 			}
 			sfn += s.StepFunctions()
 		}
@@ -126,16 +135,18 @@ func (r *Report) Print(w io.Writer) {
 	var initMax float64
 	var rss1000 int64
 	for _, st := range r.Stacks {
-		rows = append(rows, []string{fmt.Sprintf("%d", st.Size), fmt.Sprintf("%.1f", st.InitMs), fmt.Sprintf("%.2f", st.RIEInitMs), mb(st.PeakRSS)})
+		rows = append(rows, []string{fmt.Sprintf("%d", st.Size), fmt.Sprintf("%.1f", st.InitMs), fmt.Sprintf("%.1f", st.ColdExtraMs), fmt.Sprintf("%.2f", st.RIEInitMs), mb(st.PeakRSS)})
 		initMax = max(initMax, st.InitMs)
 		if st.Size == budgetRSSComponents {
 			rss1000 = st.PeakRSS
 		}
 	}
-	table(w, "Bootstrap process (one stack per size; RSS is the peak over both shapes of that size)", "components\tinit ms (cold − warm, outside handler)\tRIE \"Init Duration\" ms\tpeak RSS (VmHWM)", rows)
+	table(w, "Bootstrap process (one stack per size; its config holds both shapes; RSS is the peak over all ticks of that size)",
+		"components\tinit ms (exec → first /next, median of 5)\tcold − warm latency outside handler, under RIE\tRIE \"Init Duration\" ms\tpeak RSS (VmHWM)", rows)
 	fmt.Fprintf(w, "RIE's Init Duration times only its asynchronous dispatch of the init (sandbox.Init returns at once), so the init is\n")
-	fmt.Fprintf(w, "measured as (cold invoke latency − cold handler duration) − (warm invoke latency − warm handler duration).\n")
-	budgets = append(budgets, Budget{Budget: "init ≤ 50 ms", Measured: fmt.Sprintf("worst %.1f ms (cold − warm latency outside the handler)", initMax), Pass: initMax <= budgetInitMs})
+	fmt.Fprintf(w, "measured directly: the bootstrap started with the stack's environment against a minimal Runtime API served by\n")
+	fmt.Fprintf(w, "vigil-bench, timed from exec to its first GET /runtime/invocation/next (what Lambda reports as Init Duration).\n")
+	budgets = append(budgets, Budget{Budget: "init ≤ 50 ms", Measured: fmt.Sprintf("worst %.1f ms (exec → first /next)", initMax), Pass: initMax <= budgetInitMs})
 	if rss1000 > 0 {
 		budgets = append(budgets, Budget{Budget: "peak RSS ≤ 64 MB at 1,000 components", Measured: mb(rss1000), Pass: rss1000 <= budgetRSS})
 	}
