@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/vigil-monitor/vigil/internal/awsenv"
 	"github.com/vigil-monitor/vigil/internal/lambdaenv"
@@ -58,7 +59,7 @@ func main() {
 		Metrics:  metrics.NewPublisher(clients.CloudWatch, settings.Namespace),
 		Notifier: notify.NewPublisher(clients.SNS, settings.TopicARN),
 		Secrets:  secret.New(clients.SSM, clients.SecretsManager, secretTTL),
-		Lambda:   clients.Lambda,
+		Lambda:   awslambda.NewFromConfig(clients.Config),
 		Probers:  probe.NewProbers(),
 		Logger:   log,
 	}

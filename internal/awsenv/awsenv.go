@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -20,7 +19,11 @@ import (
 	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 )
 
-// Clients holds one client per service; build it once and share it.
+// Clients holds one client per service; build it once and share it. A
+// function that needs another service builds its client from Config (which
+// carries the request counter). The Lambda client is left out on purpose:
+// every service package linked in costs package-init time at each cold start,
+// and only the Recovery function invokes Lambda.
 type Clients struct {
 	Config         aws.Config
 	DynamoDB       *dynamodb.Client
@@ -29,7 +32,6 @@ type Clients struct {
 	SNS            *sns.Client
 	SSM            *ssm.Client
 	SecretsManager *secretsmanager.Client
-	Lambda         *lambda.Client
 	// Requests counts every request these clients send.
 	Requests *RequestCounter
 }
@@ -65,6 +67,5 @@ func New(cfg aws.Config) *Clients {
 		SNS:            sns.NewFromConfig(cfg),
 		SSM:            ssm.NewFromConfig(cfg),
 		SecretsManager: secretsmanager.NewFromConfig(cfg),
-		Lambda:         lambda.NewFromConfig(cfg),
 	}
 }

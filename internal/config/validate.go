@@ -71,20 +71,36 @@ var HTTPMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPT
 // Weekdays are the day names of a recurring maintenance window.
 var Weekdays = []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
 
+// Lengths are checked apart from the patterns: a bounded repetition such as
+// {0,254} compiles into hundreds of states, and the patterns are compiled at
+// every cold start.
 var (
 	// Names become CloudWatch dimension values and parts of Step Functions
 	// execution names (80 characters, no spaces or punctuation beyond these).
-	nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+	nameRE = lengthPattern{regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`), 64}
 	// CloudWatch accepts more, but these characters survive dashboards,
 	// alarm names and metric math without quoting.
-	metricNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_./#:-]{0,254}$`)
+	metricNameRE = lengthPattern{regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_./#:-]*$`), 255}
 	// CloudWatch namespace rule; "AWS/" is reserved and checked separately.
-	namespaceRE = regexp.MustCompile(`^[A-Za-z0-9_./#: -]{1,255}$`)
+	namespaceRE = lengthPattern{regexp.MustCompile(`^[A-Za-z0-9_./#: -]+$`), 255}
 	// Lambda's own FunctionName pattern: a name, a partial or a full ARN,
 	// with an optional qualifier.
 	functionNameRE = regexp.MustCompile(`^(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?$`)
 	atRE           = regexp.MustCompile(`^([01][0-9]|2[0-3]):([0-5][0-9])$`)
 )
+
+// lengthPattern is a pattern with a maximum length in bytes.
+type lengthPattern struct {
+	re  *regexp.Regexp
+	max int
+}
+
+func (p lengthPattern) MatchString(s string) bool { return len(s) <= p.max && p.re.MatchString(s) }
+
+// String describes the rule in error messages.
+func (p lengthPattern) String() string {
+	return fmt.Sprintf("%s, at most %d characters", p.re, p.max)
+}
 
 // ValidateAndSetDefaults fills defaults and validates the whole document. It
 // returns every problem found, joined with errors.Join, each naming the
