@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"io"
 	"log/slog"
 	"net/http"
@@ -161,7 +162,7 @@ func newFixture(t *testing.T, clients *awsenv.Clients, rec config.Recovery, comp
 		Metrics:  metrics.NewPublisher(clients.CloudWatch, f.namespace),
 		Notifier: notify.NewPublisher(clients.SNS, aws.ToString(topic.TopicArn)),
 		Secrets:  secret.New(clients.SSM, clients.SecretsManager, 0),
-		Lambda:   clients.Lambda,
+		Lambda:   lambda.NewFromConfig(clients.Config),
 		Probers:  probe.NewProbers(),
 		Logger:   slog.New(slog.NewJSONHandler(&lockedWriter{w: f.logs}, nil)),
 	}
@@ -579,7 +580,7 @@ func TestHandlerSecretWebhookHeader(t *testing.T) {
 func TestHandlerLambdaAction(t *testing.T) {
 	t.Parallel()
 	clients, _ := ownRegion(t)
-	fn := createFunction(t, testCtx(t, 30*time.Second), clients.Lambda, "bridge-restart", testRole(t))
+	fn := createFunction(t, testCtx(t, 30*time.Second), lambda.NewFromConfig(clients.Config), "bridge-restart", testRole(t))
 	api := newTarget(t, http.StatusOK)
 	rec := config.Recovery{
 		Lambda:      &config.LambdaAction{FunctionName: fn},

@@ -2,6 +2,7 @@ package recovery
 
 import (
 	"encoding/json"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"os"
 	"slices"
 	"strings"
@@ -35,7 +36,7 @@ func newMachine(t *testing.T) (*awsenv.Clients, string, string) {
 		t.Fatal(err)
 	}
 	role := testRole(t)
-	fn := createFunction(t, ctx, clients.Lambda, "vigil-recovery", role)
+	fn := createFunction(t, ctx, lambda.NewFromConfig(clients.Config), "vigil-recovery", role)
 	out, err := clients.SFN.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
 		Name:       aws.String("vigil-recovery"),
 		Definition: aws.String(strings.ReplaceAll(string(def), "${RecoveryFunctionArn}", fn)),

@@ -173,7 +173,7 @@ func TestStackOnEmulator(t *testing.T) {
 			if physical[fn.id] != fn.name {
 				t.Errorf("%s is %q, want %q", fn.id, physical[fn.id], fn.name)
 			}
-			f, err := c.Lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(fn.name)})
+			f, err := lambda.NewFromConfig(c.Config).GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(fn.name)})
 			if err != nil {
 				t.Fatalf("%s: %v", fn.name, err)
 			}
@@ -218,7 +218,7 @@ func TestStackOnEmulator(t *testing.T) {
 		if d.Type != "STANDARD" {
 			t.Errorf("type %s", d.Type)
 		}
-		fn, err := c.Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("vigil-recovery")})
+		fn, err := lambda.NewFromConfig(c.Config).GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("vigil-recovery")})
 		if err != nil {
 			t.Fatal(err)
 		}
