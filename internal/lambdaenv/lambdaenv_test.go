@@ -1,0 +1,116 @@
+package lambdaenv
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/vigil-monitor/vigil/internal/emulator"
+)
+
+func TestFromEnv(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr string
+		check   func(t *testing.T, s Settings)
+	}{
+		{"table required", map[string]string{"VIGIL_TABLE": ""}, "VIGIL_TABLE", nil},
+		{"bad log level", map[string]string{"VIGIL_TABLE": "t", "LOG_LEVEL": "loud"}, "LOG_LEVEL", nil},
+		{"bad concurrency", map[string]string{"VIGIL_TABLE": "t", "VIGIL_PROBE_CONCURRENCY": "0"}, "VIGIL_PROBE_CONCURRENCY", nil},
+		{"defaults beside the bootstrap", map[string]string{"VIGIL_TABLE": "t", "LAMBDA_TASK_ROOT": "/var/task", "LOG_LEVEL": "debug"}, "", func(t *testing.T, s Settings) {
+			if s.ConfigFile != filepath.Join("/var/task", "vigil.yaml") || s.Namespace != "Vigil" || s.LogLevel != slog.LevelDebug {
+				t.Fatalf("settings = %+v", s)
+			}
+		}},
+		{"absolute config path kept", map[string]string{"VIGIL_TABLE": "t", "LAMBDA_TASK_ROOT": "/var/task", "VIGIL_CONFIG_FILE": "/etc/vigil.yaml", "VIGIL_PROBE_CONCURRENCY": "32"}, "", func(t *testing.T, s Settings) {
+			if s.ConfigFile != "/etc/vigil.yaml" || s.ProbeConcurrency != 32 {
+				t.Fatalf("settings = %+v", s)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, k := range []string{"VIGIL_TABLE", "LOG_LEVEL", "VIGIL_PROBE_CONCURRENCY", "LAMBDA_TASK_ROOT", "VIGIL_CONFIG_FILE", "VIGIL_NAMESPACE"} {
+				t.Setenv(k, tt.env[k])
+			}
+			s, err := FromEnv()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want it to name %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, s)
+		})
+	}
+}
+
+// An SSM-held config is cached, refreshed after its TTL, and a broken new
+// version keeps the last good document (against the emulator's SSM).
+func TestConfigSourceSSM(t *testing.T) {
+	ctx := context.Background()
+	m, err := emulator.StartMoto(ctx, emulator.MotoOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Stop()
+	client := ssm.NewFromConfig(m.AWSConfig())
+	put := func(v string) {
+		t.Helper()
+		if _, err := client.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/vigil/config"), Value: aws.String(v), Type: ssmtypes.ParameterTypeString, Overwrite: aws.Bool(true)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	doc := func(name string) string {
+		return "integrations:\n  - name: " + name + "\n    components:\n      - {name: db, type: tcp, target: 'db.example.com:5432'}\n"
+	}
+	put(doc("first"))
+	s := Settings{ConfigParameter: "/vigil/config"}
+	get, err := s.ConfigSource(client, 50*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := func() string {
+		t.Helper()
+		d, err := get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Integrations[0].Name
+	}
+	if got := name(); got != "first" {
+		t.Fatalf("got %q", got)
+	}
+	put(doc("second"))
+	if got := name(); got != "first" {
+		t.Fatalf("within the TTL got %q, want the cached first", got)
+	}
+	time.Sleep(60 * time.Millisecond)
+	if got := name(); got != "second" {
+		t.Fatalf("after the TTL got %q, want second", got)
+	}
+	put("integrations: [")
+	time.Sleep(60 * time.Millisecond)
+	if got := name(); got != "second" {
+		t.Fatalf("after a broken update got %q, want the last good second", got)
+	}
+
+	// No good document at all is an error that names the parameter.
+	empty := Settings{ConfigParameter: "/vigil/missing"}
+	get, _ = empty.ConfigSource(client, time.Minute, slog.Default())
+	if _, err := get(ctx); err == nil || !strings.Contains(err.Error(), "/vigil/missing") {
+		t.Fatalf("err = %v", err)
+	}
+}
