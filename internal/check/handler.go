@@ -262,12 +262,28 @@ func (h *Handler) apply(ctx context.Context, log *slog.Logger, integ config.Inte
 			// start under the same execution name.
 			log.Error("start recovery failed; will retry next check", "execution", rec.Recovery.ExecutionName, "error", err)
 			errs = append(errs, fmt.Errorf("check: start recovery of %s: %w", integ.Name, err))
+			h.countStartFailure(ctx, log, integ.Name, rec.Recovery.IncidentID)
 		default:
 			ir.RecoveryStarted = started
 			log.Info("recovery start requested", "execution", rec.Recovery.ExecutionName, "started", started)
 		}
 	}
 	return ir, metrics.ForCheck(integ, rec, results, tick), errors.Join(errs...)
+}
+
+// countStartFailure records a failed start on the incident, so the report can
+// say why a decided recovery has not run. It costs a write only on failure.
+func (h *Handler) countStartFailure(ctx context.Context, log *slog.Logger, integration, incident string) {
+	_, err := h.Store.Update(ctx, integration, func(cur health.Record) (health.Record, bool, error) {
+		if cur.Recovery.IncidentID != incident || !cur.Recovery.Pending || cur.Recovery.InProgress {
+			return cur, false, nil
+		}
+		cur.Recovery.StartFailures++
+		return cur, true, nil
+	})
+	if err != nil {
+		log.Error("record failed recovery start", "error", err)
+	}
 }
 
 func slowest(rs []probe.Result) time.Duration {

@@ -332,7 +332,7 @@ func TestFailedStartIsRetriedNextCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rec.Recovery.Pending || rec.ConsecutiveFailures != 3 || f.executions() != 0 {
+	if !rec.Recovery.Pending || rec.Recovery.StartFailures != 1 || rec.ConsecutiveFailures != 3 || f.executions() != 0 {
 		t.Fatalf("after failed start: recovery %+v, failures %d, executions %d", rec.Recovery, rec.ConsecutiveFailures, f.executions())
 	}
 	name := rec.Recovery.ExecutionName
