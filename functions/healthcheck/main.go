@@ -4,13 +4,10 @@ package main
 
 import (
 	"context"
-	"log/slog"
-	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/vigil-monitor/vigil/internal/awsenv"
 	"github.com/vigil-monitor/vigil/internal/check"
 	"github.com/vigil-monitor/vigil/internal/lambdaenv"
 	"github.com/vigil-monitor/vigil/internal/metrics"
@@ -22,34 +19,22 @@ import (
 )
 
 func main() {
-	ctx := context.Background()
-	s, err := lambdaenv.FromEnv()
+	env, err := lambdaenv.Setup(context.Background(), "healthcheck")
 	if err != nil {
-		slog.Error("healthcheck: settings", "error", err)
-		os.Exit(1)
+		lambdaenv.Fail(err)
 	}
-	log := s.Logger()
-	clients, err := awsenv.Load(ctx)
-	if err != nil {
-		log.Error("healthcheck: aws clients", "error", err)
-		os.Exit(1)
-	}
-	cfg, err := s.ConfigSource(clients.SSM, time.Minute, log)
-	if err != nil {
-		log.Error("healthcheck: config", "error", err)
-		os.Exit(1)
-	}
+	c := env.Clients
 	h := &check.Handler{
-		Config:      cfg,
-		Store:       store.New(clients.DynamoDB, s.Table),
-		Metrics:     metrics.NewPublisher(clients.CloudWatch, s.Namespace),
-		Notifier:    notify.NewPublisher(clients.SNS, s.TopicARN),
-		Starter:     recovery.NewStarter(clients.SFN, s.StateMachineARN),
-		Secrets:     secret.New(clients.SSM, clients.SecretsManager, 5*time.Minute),
+		Config:      env.Config,
+		Store:       store.New(c.DynamoDB, env.Table),
+		Metrics:     metrics.NewPublisher(c.CloudWatch, env.Namespace),
+		Notifier:    notify.NewPublisher(c.SNS, env.TopicARN),
+		Starter:     recovery.NewStarter(c.SFN, env.StateMachineARN),
+		Secrets:     secret.New(c.SSM, c.SecretsManager, 5*time.Minute),
 		Probers:     probe.NewProbers(),
-		Requests:    clients.Requests,
-		Concurrency: s.ProbeConcurrency,
-		Logger:      log,
+		Requests:    c.Requests,
+		Concurrency: env.ProbeConcurrency,
+		Logger:      env.Log,
 	}
 	lambda.Start(h.Handle)
 }

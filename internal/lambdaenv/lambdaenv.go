@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/vigil-monitor/vigil/internal/awsenv"
 	"github.com/vigil-monitor/vigil/internal/config"
 )
 
@@ -127,4 +128,41 @@ func RequestID(ctx context.Context) string {
 		return lc.AwsRequestID
 	}
 	return ""
+}
+
+// Env is what every function's main wires its handler from.
+type Env struct {
+	Settings
+	Log     *slog.Logger
+	Clients *awsenv.Clients
+	// Config yields the configuration document (see ConfigSource).
+	Config func(context.Context) (*config.Document, error)
+}
+
+// ConfigTTL is how long an SSM-held document is used before it is re-read.
+const ConfigTTL = time.Minute
+
+// Setup reads the settings, builds the logger and the AWS clients once per
+// container, and loads the configuration source. Errors name the function
+// and the step; main logs them and exits, so a broken cold start fails loudly.
+func Setup(ctx context.Context, function string) (*Env, error) {
+	s, err := FromEnv()
+	if err != nil {
+		return nil, fmt.Errorf("%s: settings: %w", function, err)
+	}
+	e := &Env{Settings: s, Log: s.Logger().With("function", function)}
+	if e.Clients, err = awsenv.Load(ctx); err != nil {
+		return nil, fmt.Errorf("%s: %w", function, err)
+	}
+	if e.Config, err = s.ConfigSource(e.Clients.SSM, ConfigTTL, e.Log); err != nil {
+		return nil, fmt.Errorf("%s: config: %w", function, err)
+	}
+	return e, nil
+}
+
+// Fail logs a cold-start error as JSON, like every other line, and exits so
+// Lambda reports the init failure. Only a main may call it.
+func Fail(err error) {
+	slog.New(slog.NewJSONHandler(os.Stdout, nil)).Error("cold start failed", "error", err)
+	os.Exit(1)
 }
