@@ -175,8 +175,9 @@ func components(cfg config.Integration, results []probe.Result) ([]ComponentStat
 }
 
 // assess classifies a check (SPEC §3): failed when a critical component is
-// unhealthy; degraded when only non-critical ones are, or a healthy one is
-// slower than LatencyCritical; ok otherwise.
+// unhealthy; degraded when only non-critical ones are, when a healthy one is
+// slower than LatencyCritical, or when its certificate expires within
+// CertCriticalDays (it still serves, but will not for long); ok otherwise.
 func assess(comps []ComponentStatus, th config.Thresholds) assessment {
 	var critical, other, slow []string
 	crit := ms(th.LatencyCritical.D())
@@ -189,6 +190,9 @@ func assess(comps []ComponentStatus, th config.Thresholds) assessment {
 		case c.LatencyMs > crit:
 			slow = append(slow, fmt.Sprintf("component %q latency %v over critical %v",
 				c.Name, time.Duration(c.LatencyMs*float64(time.Millisecond)), th.LatencyCritical.D()))
+		case c.CertDaysLeft != nil && th.CertCriticalDays > 0 && *c.CertDaysLeft <= float64(th.CertCriticalDays):
+			slow = append(slow, fmt.Sprintf("component %q certificate expires in %.1f days (critical at %d)",
+				c.Name, *c.CertDaysLeft, th.CertCriticalDays))
 		}
 	}
 	switch {

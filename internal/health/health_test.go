@@ -51,6 +51,13 @@ func res(name string, healthy bool, latency time.Duration, err string) probe.Res
 	return probe.Result{Component: name, Healthy: healthy, Latency: latency, Error: err}
 }
 
+// expiring is allOK with the orchestrator's certificate expiring in days.
+func expiring(days float64) []probe.Result {
+	rs := allOK()
+	rs[0].CertDaysLeft = &days
+	return rs
+}
+
 func allOK() []probe.Result {
 	return []probe.Result{
 		res("orchestrator", true, 100*time.Millisecond, ""),
@@ -184,6 +191,18 @@ func TestEvaluateTransitions(t *testing.T) {
 			wantEdges: [][2]State{{Active, Degraded}},
 			wantCF:    1, wantInit: [3]int{1, 1, 0},
 			wantCause: `component "registry" latency 6s over critical 5s`, wantUp: "kept",
+		},
+		{
+			name: "ACTIVE to DEGRADED, certificate within critical days", prev: withSuccesses(Active, 7),
+			results: expiring(6.5), wantState: Degraded,
+			wantEdges: [][2]State{{Active, Degraded}},
+			wantCF:    1, wantInit: [3]int{1, 1, 0},
+			wantCause: `component "orchestrator" certificate expires in 6.5 days (critical at 7)`, wantUp: "kept",
+		},
+		{
+			name: "ACTIVE stays, certificate only within warning days", prev: withSuccesses(Active, 7),
+			results: expiring(10), wantState: Active,
+			wantCS: 8, wantInit: [3]int{1, 1, 0}, wantUp: "kept",
 		},
 		{
 			name: "ACTIVE to FAILED", prev: withSuccesses(Active, 7),
