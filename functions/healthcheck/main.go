@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/vigil-monitor/vigil/internal/alarms"
 	"github.com/vigil-monitor/vigil/internal/check"
 	"github.com/vigil-monitor/vigil/internal/lambdaenv"
 	"github.com/vigil-monitor/vigil/internal/metrics"
@@ -30,6 +31,7 @@ func main() {
 		Metrics:     metrics.NewPublisher(c.CloudWatch, env.Namespace),
 		Notifier:    notify.NewPublisher(c.SNS, env.TopicARN),
 		Starter:     recovery.NewStarter(c.SFN, env.StateMachineARN),
+		Alarms:      alarmHolder(c.CloudWatch, env.StackName),
 		Secrets:     secret.New(c.SSM, c.SecretsManager, 5*time.Minute),
 		Probers:     probe.NewProbers(),
 		Requests:    c.Requests,
@@ -37,4 +39,12 @@ func main() {
 		Logger:      env.Log,
 	}
 	lambda.Start(h.Handle)
+}
+
+// alarmHolder is nil (an untyped nil interface) when the stack has no alarms.
+func alarmHolder(cw alarms.CloudWatchAPI, stack string) check.AlarmHolder {
+	if s := alarms.NewSwitch(cw, stack); s != nil {
+		return s
+	}
+	return nil
 }

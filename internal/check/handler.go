@@ -43,6 +43,12 @@ type RecoveryStarter interface {
 	Start(ctx context.Context, rec health.Record, integ config.Integration) (started bool, err error)
 }
 
+// AlarmHolder disables and re-enables an integration's alarm actions
+// (implemented by *alarms.Switch; a nil *alarms.Switch holds nothing).
+type AlarmHolder interface {
+	Hold(ctx context.Context, integration string, hold bool) (int, error)
+}
+
 // RequestCounter counts the AWS requests the handler's clients send
 // (implemented by *awsenv.RequestCounter).
 type RequestCounter interface {
@@ -61,8 +67,11 @@ type Handler struct {
 	Metrics  MetricsPublisher
 	Notifier Notifier
 	Starter  RecoveryStarter
-	Secrets  probe.HeaderResolver // nil when no component uses secret headers
-	Probers  map[string]probe.ProbeFn
+	// Alarms holds alarm notifications during maintenance windows; nil when
+	// no alarms are deployed.
+	Alarms  AlarmHolder
+	Secrets probe.HeaderResolver // nil when no component uses secret headers
+	Probers map[string]probe.ProbeFn
 	// Requests, when set, reports each invocation's AWS requests in its
 	// Result. Lambda runs one invocation per container at a time, so the
 	// difference of two snapshots is this invocation's.
@@ -253,6 +262,11 @@ func (h *Handler) apply(ctx context.Context, log *slog.Logger, integ config.Inte
 			}
 		}
 	}
+	if h.Alarms != nil && rec.InMaintenance != rec.AlarmsHeld {
+		if err := h.holdAlarms(ctx, log, integ.Name, rec.InMaintenance); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if dec.StartRecovery {
 		ir.RecoveryDue, ir.RecoveryExecution = true, rec.Recovery.ExecutionName
 		started, err := h.Starter.Start(ctx, rec, integ)
@@ -269,6 +283,29 @@ func (h *Handler) apply(ctx context.Context, log *slog.Logger, integ config.Inte
 		}
 	}
 	return ir, metrics.ForCheck(integ, rec, results, tick), errors.Join(errs...)
+}
+
+// holdAlarms switches the integration's alarm actions to match its
+// maintenance window and records that it did; until the record says so, every
+// check tries again. It costs requests only when a window opens or closes.
+func (h *Handler) holdAlarms(ctx context.Context, log *slog.Logger, integration string, hold bool) error {
+	n, err := h.Alarms.Hold(ctx, integration, hold)
+	if err != nil {
+		log.Error("switch alarm actions for maintenance failed; will retry next check", "hold", hold, "error", err)
+		return fmt.Errorf("check: hold alarms of %s: %w", integration, err)
+	}
+	log.Info("alarm actions switched for maintenance", "hold", hold, "alarms", n)
+	_, err = h.Store.Update(ctx, integration, func(cur health.Record) (health.Record, bool, error) {
+		if cur.AlarmsHeld == hold {
+			return cur, false, nil
+		}
+		cur.AlarmsHeld = hold
+		return cur, true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("check: record alarms held for %s: %w", integration, err)
+	}
+	return nil
 }
 
 // countStartFailure records a failed start on the incident, so the report can

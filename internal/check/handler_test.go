@@ -422,3 +422,77 @@ func equalCounts(got, want map[string]int) bool {
 	}
 	return true
 }
+
+// holdRecorder is a hand-written fake of *alarms.Switch (whose own test runs
+// against the emulator): it records each switch and can fail once.
+type holdRecorder struct {
+	mu       sync.Mutex
+	calls    []bool
+	failNext bool
+}
+
+func (r *holdRecorder) Hold(_ context.Context, _ string, hold bool) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failNext {
+		r.failNext = false
+		return 0, errors.New("simulated: CloudWatch throttled")
+	}
+	r.calls = append(r.calls, hold)
+	return 3, nil
+}
+
+// A maintenance window holds notifications and recovery and the alarms'
+// actions; a failed switch is retried; the end of the window re-arms them.
+func TestMaintenanceHoldsAlarmsAndRecovery(t *testing.T) {
+	f := newFixture(t, "maint", nil)
+	doc, err := f.h.Config(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := *doc
+	open.Integrations = []config.Integration{doc.Integrations[0]}
+	start, end := time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
+	open.Integrations[0].Maintenance = []config.MaintenanceWindow{{Name: "upgrade", Start: &start, End: &end}}
+	current := &open
+	f.h.Config = func(context.Context) (*config.Document, error) { return current, nil }
+	holder := &holdRecorder{failNext: true}
+	f.h.Alarms = holder
+
+	f.fault("orchestrator", demobridge.FaultDown)
+	_, err = f.h.Handle(context.Background(), Event{ScheduledTime: f.base.Add(time.Minute).Format(time.RFC3339)})
+	if err == nil || !strings.Contains(err.Error(), "hold alarms") {
+		t.Fatalf("err = %v, want the failed switch reported", err)
+	}
+	for i := 2; i <= 4; i++ {
+		r := f.tick(i)
+		if r.Integrations[0].RecoveryDue {
+			t.Fatalf("tick %d: recovery due inside a maintenance window", i)
+		}
+	}
+	rec, err := f.store.Get(context.Background(), "maint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rec.InMaintenance || !rec.AlarmsHeld || rec.ConsecutiveFailures != 4 || rec.Recovery.Pending {
+		t.Fatalf("in maintenance: held %v/%v, failures %d, recovery %+v", rec.InMaintenance, rec.AlarmsHeld, rec.ConsecutiveFailures, rec.Recovery)
+	}
+	if len(holder.calls) != 1 || !holder.calls[0] {
+		t.Fatalf("switch calls %v, want one hold after the failed first try", holder.calls)
+	}
+
+	// The window is over: alarms re-armed, and the still-failing
+	// integration's recovery becomes due.
+	current = doc
+	r := f.tick(5)
+	if len(holder.calls) != 2 || holder.calls[1] {
+		t.Fatalf("switch calls %v, want a release", holder.calls)
+	}
+	if !r.Integrations[0].RecoveryDue {
+		t.Fatalf("recovery not due after the window: %+v", r.Integrations[0])
+	}
+	rec, _ = f.store.Get(context.Background(), "maint")
+	if rec.InMaintenance || rec.AlarmsHeld {
+		t.Fatalf("after the window: held %v/%v", rec.InMaintenance, rec.AlarmsHeld)
+	}
+}

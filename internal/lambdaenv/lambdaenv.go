@@ -28,7 +28,10 @@ type Settings struct {
 	StateMachineARN string // VIGIL_STATE_MACHINE_ARN (HealthCheck only)
 	ConfigFile      string // VIGIL_CONFIG_FILE, default vigil.yaml beside the bootstrap
 	ConfigParameter string // VIGIL_CONFIG_PARAMETER: SSM parameter holding the document; wins over the file
-	LogLevel        slog.Level
+	// StackName (VIGIL_STACK_NAME) prefixes the alarm names of each
+	// integration, so maintenance windows can hold them; empty: no alarms.
+	StackName string
+	LogLevel  slog.Level
 	// ProbeConcurrency bounds probes in flight (VIGIL_PROBE_CONCURRENCY; 0
 	// means the handler's default).
 	ProbeConcurrency int
@@ -43,6 +46,7 @@ func FromEnv() (Settings, error) {
 		StateMachineARN: os.Getenv("VIGIL_STATE_MACHINE_ARN"),
 		ConfigFile:      getenv("VIGIL_CONFIG_FILE", "vigil.yaml"),
 		ConfigParameter: os.Getenv("VIGIL_CONFIG_PARAMETER"),
+		StackName:       os.Getenv("VIGIL_STACK_NAME"),
 	}
 	if s.Table == "" {
 		return s, fmt.Errorf("lambdaenv: VIGIL_TABLE is not set")

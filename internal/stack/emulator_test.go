@@ -166,7 +166,7 @@ func TestStackOnEmulator(t *testing.T) {
 			id, name string
 			extra    map[string]string
 		}{
-			{"HealthCheckFunction", "vigil-healthcheck", map[string]string{"VIGIL_STATE_MACHINE_ARN": outputs["StateMachineArn"]}},
+			{"HealthCheckFunction", "vigil-healthcheck", map[string]string{"VIGIL_STATE_MACHINE_ARN": outputs["StateMachineArn"], "VIGIL_STACK_NAME": "vigil"}},
 			{"RecoveryFunction", "vigil-recovery", nil},
 			{"StatusFunction", "vigil-status", nil},
 		} {

@@ -363,6 +363,12 @@ func TestIAMLeastPrivilege(t *testing.T) {
 						if !reflect.DeepEqual(st.resources, []any{wantKey}) || !reflect.DeepEqual(st.condition, via) {
 							t.Errorf("%s on %v if %v, want the topic key through SNS only", a, st.resources, st.condition)
 						}
+					case a == "cloudwatch:DescribeAlarms" || a == "cloudwatch:DisableAlarmActions" || a == "cloudwatch:EnableAlarmActions":
+						// Maintenance windows hold the stack's own alarms only.
+						want := map[string]any{"Fn::Sub": "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${AWS::StackName}-*"}
+						if tc.role != "HealthCheckFunctionRole" || !reflect.DeepEqual(st.resources, []any{want}) {
+							t.Errorf("%s on %v for %s, want the HealthCheck role on the stack's alarms only", a, st.resources, tc.role)
+						}
 					case a == "sqs:SendMessage" && tc.role == "HealthCheckFunctionRole":
 						if !reflect.DeepEqual(st.resources, []any{queueArn}) {
 							t.Errorf("%s on %v", a, st.resources)
