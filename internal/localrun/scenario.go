@@ -260,9 +260,9 @@ func printTimeline(w io.Writer, events []sfntypes.HistoryEvent, third time.Time)
 		switch e.Type {
 		case sfntypes.HistoryEventTypeTaskStateEntered:
 			fmt.Fprintf(w, "  +%5.1fs  %s\n", at, aws.ToString(e.StateEnteredEventDetails.Name))
-		case sfntypes.HistoryEventTypeTaskStateExited, sfntypes.HistoryEventTypeLambdaFunctionSucceeded:
+		case sfntypes.HistoryEventTypeTaskStateExited:
 			if d := e.StateExitedEventDetails; d != nil {
-				fmt.Fprintf(w, "  +%5.1fs    -> %s\n", at, abbreviate(aws.ToString(d.Output)))
+				fmt.Fprintf(w, "  +%5.1fs    -> %s\n", at, attemptSummary(aws.ToString(d.Output)))
 			}
 		case sfntypes.HistoryEventTypeWaitStateEntered:
 			waitStart = aws.ToTime(e.Timestamp)
@@ -275,6 +275,32 @@ func printTimeline(w io.Writer, events []sfntypes.HistoryEvent, third time.Time)
 		}
 	}
 	return nil
+}
+
+// attemptSummary renders the Recovery function's answer kept by the Attempt
+// state ($.result.report).
+func attemptSummary(output string) string {
+	var out struct {
+		Attempt int `json:"attempt"`
+		Result  struct {
+			Healthy bool `json:"healthy"`
+			Report  struct {
+				ActionError string   `json:"action_error"`
+				ProbeErrors []string `json:"probe_errors"`
+			} `json:"report"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal([]byte(output), &out); err != nil {
+		return abbreviate(output)
+	}
+	if out.Result.Healthy {
+		return fmt.Sprintf("attempt %d: webhook ok, re-probe healthy", out.Attempt)
+	}
+	action := "webhook ok"
+	if e := out.Result.Report.ActionError; e != "" {
+		action = "webhook failed: " + e
+	}
+	return fmt.Sprintf("attempt %d: %s; re-probe unhealthy: %s", out.Attempt, action, strings.Join(out.Result.Report.ProbeErrors, "; "))
 }
 
 func abbreviate(s string) string {
