@@ -87,7 +87,7 @@ const (
 // stay sub-millisecond to a few milliseconds because each retry already holds
 // the newest item: waiting longer only lets it go stale.
 const (
-	maxUpdateTries = 8
+	maxUpdateTries = 16
 	backoffBase    = 250 * time.Microsecond
 	backoffMax     = 5 * time.Millisecond
 )
