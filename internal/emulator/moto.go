@@ -71,6 +71,9 @@ func StartMoto(ctx context.Context, opts MotoOptions) (*Moto, error) {
 	}
 	m := &Moto{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), done: make(chan struct{})}
 	m.cmd = exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	if py, err := exec.LookPath("python3"); err == nil && exec.Command(py, "-c", "import moto.server, werkzeug").Run() == nil {
+		m.cmd = exec.Command(py, "-c", serializedMoto, "127.0.0.1", strconv.Itoa(port))
+	}
 	m.cmd.Env = os.Environ()
 	if opts.LambdaGatewayPort != 0 {
 		m.cmd.Env = append(m.cmd.Env, "MOTO_PORT="+strconv.Itoa(opts.LambdaGatewayPort))
@@ -91,6 +94,28 @@ func StartMoto(ctx context.Context, opts MotoOptions) (*Moto, error) {
 	}
 	return m, nil
 }
+
+// serializedMoto runs moto's server application with one request at a time.
+// moto_server handles requests on parallel threads and applies a DynamoDB
+// conditional write as a separate check and put, so two racing writers can
+// both pass the check — a lost update real DynamoDB never allows (its
+// conditional writes are atomic per item). Serializing requests restores that
+// guarantee; moto runs under Python's global interpreter lock anyway, so
+// little throughput is lost. Work moto does off the request path (Step
+// Functions executions) still runs on its own threads.
+const serializedMoto = `
+import os, sys, threading
+from werkzeug.serving import run_simple
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+host, port = sys.argv[1], int(sys.argv[2])
+os.environ.setdefault("MOTO_PORT", str(port))
+app = DomainDispatcherApplication(create_backend_app)
+lock = threading.Lock()
+def serialized(environ, start_response):
+    with lock:
+        return list(app(environ, start_response))
+run_simple(host, port, serialized, threaded=True)
+`
 
 // Stop ends the server and its children.
 func (m *Moto) Stop() {
