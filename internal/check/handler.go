@@ -80,7 +80,8 @@ type Handler struct {
 	// 1,024 file descriptors) and integrations written at once (1/16 of it).
 	Concurrency int
 	// Reserve is the time kept back from the Lambda deadline to persist and
-	// publish after probing (default 3 s).
+	// publish after probing (default 3 s); the last fifth of it is left to
+	// return the result, so writes stop before the function is killed.
 	Reserve time.Duration
 	Logger  *slog.Logger
 	Now     func() time.Time
@@ -149,6 +150,10 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Result, error) {
 	probeStart := h.now()
 	results := h.probeAll(ctx, log, integs)
 	out := Result{Tick: tick, Integrations: make([]IntegrationResult, len(integs)), ProbeMs: msSince(probeStart, h.now())}
+	// Writes and metrics stop a little before the Lambda deadline, so the
+	// function returns its result and errors instead of being killed.
+	ctx, cancel := withMargin(ctx, h.reserve()/5)
+	defer cancel()
 	for _, rs := range results {
 		out.SlowestProbeMs = max(out.SlowestProbeMs, float64(slowest(rs).Microseconds())/1000)
 	}
@@ -198,12 +203,8 @@ func (h *Handler) probeAll(ctx context.Context, log *slog.Logger, integs []confi
 		comps = append(comps, integ.Components...)
 	}
 	headers := probe.SecretHeaders(ctx, h.Secrets, comps, log)
-	pctx := ctx
-	if dl, ok := ctx.Deadline(); ok {
-		var cancel context.CancelFunc
-		pctx, cancel = context.WithDeadline(ctx, dl.Add(-h.reserve()))
-		defer cancel()
-	}
+	pctx, cancel := withMargin(ctx, h.reserve())
+	defer cancel()
 	flat := probe.Run(pctx, h.Probers, comps, headers, h.concurrency())
 	out := make([][]probe.Result, len(integs))
 	n := 0
@@ -321,6 +322,15 @@ func (h *Handler) countStartFailure(ctx context.Context, log *slog.Logger, integ
 	if err != nil {
 		log.Error("record failed recovery start", "error", err)
 	}
+}
+
+// withMargin shortens ctx's deadline by margin; without a deadline it only
+// adds a cancel.
+func withMargin(ctx context.Context, margin time.Duration) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(ctx, dl.Add(-margin))
+	}
+	return context.WithCancel(ctx)
 }
 
 func slowest(rs []probe.Result) time.Duration {

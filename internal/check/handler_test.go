@@ -496,3 +496,36 @@ func TestMaintenanceHoldsAlarmsAndRecovery(t *testing.T) {
 		t.Fatalf("after the window: held %v/%v", rec.InMaintenance, rec.AlarmsHeld)
 	}
 }
+
+// Probes stop at the Lambda deadline less the reserve, and what was seen is
+// still recorded before the function returns.
+func TestDeadlineCutsProbesAndStillRecords(t *testing.T) {
+	f := newFixture(t, "deadline", nil)
+	f.h.Reserve = 500 * time.Millisecond
+	f.tick(1) // past the bridge's start-up answers
+	if err := f.bridge.SetFault(demobridge.Fault{Component: "orchestrator", Fault: demobridge.FaultSlow, LatencyMs: 10000}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	r, err := f.h.Handle(ctx, Event{ScheduledTime: f.base.Add(2 * time.Minute).Format(time.RFC3339)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the handler used up its whole deadline")
+	}
+	var orch health.ComponentStatus
+	for _, c := range r.Integrations[0].Components {
+		if c.Name == "orchestrator" {
+			orch = c
+		}
+	}
+	if orch.Healthy || !strings.Contains(orch.Error, "timeout") {
+		t.Fatalf("orchestrator = %+v, want a timeout cut by the deadline", orch)
+	}
+	rec, err := f.store.Get(context.Background(), "deadline")
+	if err != nil || rec.HealthChecksPerformed != 2 || !strings.Contains(rec.ErrorMessage, "timeout") {
+		t.Fatalf("stored %+v, %v", rec, err)
+	}
+}
