@@ -398,7 +398,7 @@ func (c *CostReport) price(root string) error {
 		PutMetricDataCalls: float64(c.Steady.AWSRequests["CloudWatch.PutMetricData"]),
 		DurationMs:         c.Steady.DurationMs,
 		MemoryMB:           memoryMB,
-		DynamoDBReads:      float64(c.Steady.AWSRequests["DynamoDB.GetItem"]),
+		DynamoDBReads:      float64(c.Steady.AWSRequests["DynamoDB.GetItem"] + c.Steady.AWSRequests["DynamoDB.BatchGetItem"]),
 		DynamoDBWrites:     float64(c.Steady.AWSRequests["DynamoDB.PutItem"]),
 		ItemBytes:          c.ItemBytes,
 		LogBytes:           c.LogBytes,

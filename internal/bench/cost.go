@@ -35,7 +35,7 @@ type Usage struct {
 	PutMetricDataCalls float64
 	DurationMs         float64 // the invocation's duration; billed rounded up to 1 ms
 	MemoryMB           int
-	DynamoDBReads      float64 // strongly consistent GetItem
+	DynamoDBReads      float64 // strongly consistent reads (GetItem, BatchGetItem of one key)
 	DynamoDBWrites     float64 // PutItem
 	ItemBytes          int     // size of the state item read and written
 	LogBytes           int     // log output of one invocation

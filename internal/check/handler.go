@@ -22,6 +22,7 @@ import (
 
 // RecordStore persists integration records (implemented by *store.Store).
 type RecordStore interface {
+	UpdateMany(ctx context.Context, names []string, limit int, fn func(name string, cur health.Record) (health.Record, bool, error)) []store.Updated
 	Update(ctx context.Context, integration string, fn store.UpdateFunc) (health.Record, error)
 	PutHistory(ctx context.Context, integration string, ts []health.Transition) error
 }
@@ -157,16 +158,33 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Result, error) {
 	for _, rs := range results {
 		out.SlowestProbeMs = max(out.SlowestProbeMs, float64(slowest(rs).Microseconds())/1000)
 	}
+	// Evaluate and persist every integration: one batched read for all,
+	// then one conditional write each (SPEC §4, §9).
+	names := make([]string, len(integs))
+	index := make(map[string]int, len(integs))
+	checks := make([]health.Check, len(integs))
+	for i, integ := range integs {
+		names[i], index[integ.Name] = integ.Name, i
+		checks[i] = health.Check{Integration: integ, Tick: tick, Results: results[i], Duration: slowest(results[i])}
+	}
+	decisions := make([]health.Decision, len(integs))
+	written := h.Store.UpdateMany(ctx, names, h.writeConcurrency(), func(name string, cur health.Record) (health.Record, bool, error) {
+		i := index[name] // fn runs for one name at a time, so decisions[i] has one writer
+		next, dec := health.Evaluate(cur, checks[i], h.now())
+		decisions[i] = dec
+		return next, dec.Outcome != health.Duplicate, nil
+	})
+
 	datums := make([][]types.MetricDatum, len(integs))
 	errs := make([]error, len(integs))
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, max(1, h.concurrency()/16))
+	sem := make(chan struct{}, h.writeConcurrency())
 	for i, integ := range integs {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			out.Integrations[i], datums[i], errs[i] = h.apply(ctx, log.With("integration", integ.Name), integ, tick, results[i])
+			out.Integrations[i], datums[i], errs[i] = h.settle(ctx, log.With("integration", integ.Name), integ, tick, results[i], written[i], decisions[i])
 		}()
 	}
 	wg.Wait()
@@ -215,20 +233,15 @@ func (h *Handler) probeAll(ctx context.Context, log *slog.Logger, integs []confi
 	return out
 }
 
-// apply evaluates, persists and acts on one integration's results.
-func (h *Handler) apply(ctx context.Context, log *slog.Logger, integ config.Integration, tick time.Time, results []probe.Result) (IntegrationResult, []types.MetricDatum, error) {
+// settle reports one integration's persisted check and acts on its decision:
+// history, notifications, maintenance alarm holds, recovery start, metrics.
+func (h *Handler) settle(ctx context.Context, log *slog.Logger, integ config.Integration, tick time.Time, results []probe.Result, w store.Updated, dec health.Decision) (IntegrationResult, []types.MetricDatum, error) {
 	ir := IntegrationResult{Name: integ.Name}
-	chk := health.Check{Integration: integ, Tick: tick, Results: results, Duration: slowest(results)}
-	var dec health.Decision
-	rec, err := h.Store.Update(ctx, integ.Name, func(cur health.Record) (health.Record, bool, error) {
-		var next health.Record
-		next, dec = health.Evaluate(cur, chk, h.now())
-		return next, dec.Outcome != health.Duplicate, nil
-	})
-	if err != nil {
-		ir.Outcome, ir.Error = "error", err.Error()
-		log.Error("persist check failed", "error", err)
-		return ir, nil, fmt.Errorf("check: %s: %w", integ.Name, err)
+	rec := w.Record
+	if w.Err != nil {
+		ir.Outcome, ir.Error = "error", w.Err.Error()
+		log.Error("persist check failed", "error", w.Err)
+		return ir, nil, fmt.Errorf("check: %s: %w", integ.Name, w.Err)
 	}
 	ir.Outcome = outcomeNames[dec.Outcome]
 	ir.State, ir.Score, ir.ConsecutiveFailures = rec.State, rec.Score, rec.ConsecutiveFailures
@@ -363,6 +376,9 @@ func (h *Handler) concurrency() int {
 	}
 	return 256
 }
+
+// writeConcurrency bounds integrations written and settled at once.
+func (h *Handler) writeConcurrency() int { return max(1, h.concurrency()/16) }
 
 func (h *Handler) reserve() time.Duration {
 	if h.Reserve > 0 {

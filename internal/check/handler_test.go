@@ -169,7 +169,7 @@ func TestLifecycleAndRequestBudget(t *testing.T) {
 
 	r = f.tick(3) // steady state
 	want(t, r, health.Active, 0, "applied")
-	steady := map[string]int{"DynamoDB.GetItem": 1, "DynamoDB.PutItem": 1, "CloudWatch.PutMetricData": 1}
+	steady := map[string]int{"DynamoDB.BatchGetItem": 1, "DynamoDB.PutItem": 1, "CloudWatch.PutMetricData": 1}
 	if !equalCounts(r.AWSRequests, steady) {
 		t.Fatalf("steady-state requests = %v, want %v", r.AWSRequests, steady)
 	}

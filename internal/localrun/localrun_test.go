@@ -66,7 +66,7 @@ func TestBootstrapsAnswerSampleEvents(t *testing.T) {
 	if ir.Name != "agent-bridge" || ir.State != health.Initializing || ir.Outcome != "applied" || len(ir.Components) != 6 {
 		t.Fatalf("first check: %+v", ir)
 	}
-	if r.MetricCalls != 1 || r.AWSRequests["DynamoDB.GetItem"] != 1 || r.AWSRequests["DynamoDB.PutItem"] != 1 {
+	if r.MetricCalls != 1 || r.AWSRequests["DynamoDB.BatchGetItem"] != 1 || r.AWSRequests["DynamoDB.PutItem"] != 1 {
 		t.Fatalf("requests: %d metric calls, %v", r.MetricCalls, r.AWSRequests)
 	}
 	// The classic EventBridge event carries the same scheduled time: the

@@ -310,7 +310,7 @@ func TestIAMLeastPrivilege(t *testing.T) {
 		table                         []string
 		startsRecovery, publishes, pm bool
 	}{
-		{"HealthCheckFunctionRole", tableActions, true, true, true},
+		{"HealthCheckFunctionRole", []string{"dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}, true, true, true},
 		{"RecoveryFunctionRole", tableActions, false, true, true},
 		{"StatusFunctionRole", []string{"dynamodb:GetItem", "dynamodb:Query"}, false, false, false},
 	} {

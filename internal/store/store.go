@@ -35,6 +35,7 @@ import (
 // *dynamodb.Client satisfies it, and tests wrap one to count requests.
 type DynamoDBAPI interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
@@ -140,7 +141,13 @@ func (s *Store) Update(ctx context.Context, integration string, fn UpdateFunc) (
 	if err != nil {
 		return health.Record{}, fmt.Errorf("store: update %s: get: %w", integration, err)
 	}
-	cur, err := decodeState(integration, out.Item)
+	return s.apply(ctx, integration, out.Item, fn)
+}
+
+// apply is Update from an item already read: fn, then the conditional write
+// and its re-application on lost races.
+func (s *Store) apply(ctx context.Context, integration string, item map[string]types.AttributeValue, fn UpdateFunc) (health.Record, error) {
+	cur, err := decodeState(integration, item)
 	if err != nil {
 		return health.Record{}, fmt.Errorf("store: update %s: %w", integration, err)
 	}

@@ -66,7 +66,10 @@ func newTable(t *testing.T) (*dynamodb.Client, string) {
 // every call still reaches the emulator.
 type counting struct {
 	DynamoDBAPI
-	gets, puts, queries, batches atomic.Int64
+	gets, puts, queries, batches, batchGets atomic.Int64
+	// unprocessedOnce, when set, answers the first BatchGetItem with all
+	// its keys unprocessed, as a throttled table does.
+	unprocessedOnce atomic.Bool
 
 	// beforePut runs before each PutItem is sent, with its 1-based number.
 	beforePut func(n int64)
@@ -105,8 +108,16 @@ func (c *counting) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteIt
 	return c.DynamoDBAPI.BatchWriteItem(ctx, in, o...)
 }
 
+func (c *counting) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	c.batchGets.Add(1)
+	if c.unprocessedOnce.CompareAndSwap(true, false) {
+		return &dynamodb.BatchGetItemOutput{UnprocessedKeys: in.RequestItems}, nil
+	}
+	return c.DynamoDBAPI.BatchGetItem(ctx, in, o...)
+}
+
 func (c *counting) requests() int64 {
-	return c.gets.Load() + c.puts.Load() + c.queries.Load() + c.batches.Load()
+	return c.gets.Load() + c.puts.Load() + c.queries.Load() + c.batches.Load() + c.batchGets.Load()
 }
 
 // bump counts one check: the simplest UpdateFunc that always writes.
@@ -751,5 +762,69 @@ func TestPutAttempt(t *testing.T) {
 
 	if _, err := s.PutAttempt(ctx, Attempt{Integration: "bridge", Attempt: 1}); err == nil {
 		t.Error("PutAttempt without incident id succeeded")
+	}
+}
+
+// UpdateMany reads every state in BatchGetItem calls of 100 keys, writes
+// each conditionally, and keeps one integration's problem to itself.
+func TestUpdateManyBatchesReads(t *testing.T) {
+	client, table := newTable(t)
+	ctx := t.Context()
+	c := &counting{DynamoDBAPI: client}
+	s := New(c, table)
+	var names []string
+	for i := range 150 {
+		names = append(names, fmt.Sprintf("bridge-%03d", i))
+	}
+	// One stored malformed item must not stop the others.
+	item, err := marshalState(health.Record{Integration: "bridge-007", Version: 1, State: "BOGUS"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	item["pk"] = &types.AttributeValueMemberS{Value: "STATE"}
+	item["sk"] = &types.AttributeValueMemberS{Value: "bridge-007"}
+	item["kind"] = &types.AttributeValueMemberS{Value: "state"}
+	item["schema"] = &types.AttributeValueMemberN{Value: "1"}
+	if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
+		t.Fatal(err)
+	}
+
+	for round := 1; round <= 2; round++ {
+		c.gets.Store(0)
+		c.puts.Store(0)
+		c.batchGets.Store(0)
+		c.unprocessedOnce.Store(round == 2)
+		var calls atomic.Int64
+		res := s.UpdateMany(ctx, names, 8, func(name string, cur health.Record) (health.Record, bool, error) {
+			calls.Add(1)
+			if cur.Integration != name {
+				return cur, false, fmt.Errorf("fn got %q for %q", cur.Integration, name)
+			}
+			return bump(cur)
+		})
+		for i, r := range res {
+			switch {
+			case names[i] == "bridge-007":
+				if !errors.Is(r.Err, ErrMalformed) {
+					t.Fatalf("round %d: malformed item: %v", round, r.Err)
+				}
+			case r.Err != nil:
+				t.Fatalf("round %d: %s: %v", round, names[i], r.Err)
+			case r.Record.HealthChecksPerformed != round || r.Record.Version != int64(round):
+				t.Fatalf("round %d: %s = %d checks, version %d", round, names[i], r.Record.HealthChecksPerformed, r.Record.Version)
+			}
+		}
+		wantBatches := int64(2)
+		if round == 2 {
+			wantBatches = 3 // one answered all-unprocessed, retried
+		}
+		if c.gets.Load() != 0 || c.batchGets.Load() != wantBatches || c.puts.Load() != 149 || calls.Load() != 149 {
+			t.Fatalf("round %d: %d GetItem, %d BatchGetItem, %d PutItem, fn %d times; want 0, %d, 149, 149",
+				round, c.gets.Load(), c.batchGets.Load(), c.puts.Load(), calls.Load(), wantBatches)
+		}
+	}
+	after := rawItem(t, client, table, "bridge-007")
+	if !reflect.DeepEqual(after, item) {
+		t.Fatal("malformed item was changed")
 	}
 }

@@ -1,0 +1,95 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/vigil-monitor/vigil/internal/health"
+)
+
+// maxBatchKeys is the most keys one BatchGetItem takes.
+const maxBatchKeys = 100
+
+// Updated is the outcome of one integration's update in UpdateMany.
+type Updated struct {
+	Record health.Record
+	Err    error
+}
+
+// UpdateMany is Update for many integrations at once: their items are read
+// with strongly consistent BatchGetItem calls (100 keys each) instead of one
+// GetItem each, then each is applied and written conditionally as Update
+// does, at most limit at a time. A check of N integrations costs
+// N PutItems + ⌈N/100⌉ reads instead of 2N requests.
+//
+// fn receives the integration's name. The result holds one entry per name, in
+// order; a malformed item, a failed write or a conflict is that entry's Err
+// and does not stop the others. If the batch read itself fails, every entry
+// carries that error and nothing is written.
+func (s *Store) UpdateMany(ctx context.Context, names []string, limit int, fn func(name string, cur health.Record) (health.Record, bool, error)) []Updated {
+	out := make([]Updated, len(names))
+	items, err := s.getMany(ctx, names)
+	if err != nil {
+		for i := range out {
+			out[i].Err = err
+		}
+		return out
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(1, limit))
+	for i, name := range names {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out[i].Record, out[i].Err = s.apply(ctx, name, items[name], func(cur health.Record) (health.Record, bool, error) {
+				return fn(name, cur)
+			})
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// getMany reads the state items of names; an absent item is absent from the
+// map. Unprocessed keys (throttling) are retried with backoff, a bounded
+// number of times.
+func (s *Store) getMany(ctx context.Context, names []string) (map[string]map[string]types.AttributeValue, error) {
+	items := make(map[string]map[string]types.AttributeValue, len(names))
+	for start := 0; start < len(names); start += maxBatchKeys {
+		var keys []map[string]types.AttributeValue
+		seen := map[string]bool{}
+		for _, n := range names[start:min(start+maxBatchKeys, len(names))] {
+			if !seen[n] { // BatchGetItem refuses duplicate keys
+				seen[n] = true
+				keys = append(keys, stateKey(n))
+			}
+		}
+		req := map[string]types.KeysAndAttributes{s.table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
+		for try := 1; len(req) > 0; try++ {
+			res, err := s.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return nil, fmt.Errorf("store: read %d states: %w", len(keys), err)
+			}
+			for _, item := range res.Responses[s.table] {
+				items[stringAttr(item, attrSK)] = item
+			}
+			req = res.UnprocessedKeys
+			if len(req) == 0 {
+				break
+			}
+			if try == maxBatchTries {
+				return nil, fmt.Errorf("store: read %d states: %d keys still unprocessed after %d tries", len(keys), len(req[s.table].Keys), try)
+			}
+			if err := sleep(ctx, backoff(try)); err != nil {
+				return nil, fmt.Errorf("store: read states: %w", err)
+			}
+		}
+	}
+	return items, nil
+}
