@@ -10,11 +10,11 @@ import (
 
 	"github.com/vigil-monitor/vigil/internal/alarms"
 	"github.com/vigil-monitor/vigil/internal/check"
+	"github.com/vigil-monitor/vigil/internal/execution"
 	"github.com/vigil-monitor/vigil/internal/lambdaenv"
 	"github.com/vigil-monitor/vigil/internal/metrics"
 	"github.com/vigil-monitor/vigil/internal/notify"
 	"github.com/vigil-monitor/vigil/internal/probe"
-	"github.com/vigil-monitor/vigil/internal/recovery"
 	"github.com/vigil-monitor/vigil/internal/secret"
 	"github.com/vigil-monitor/vigil/internal/store"
 )
@@ -30,7 +30,7 @@ func main() {
 		Store:       store.New(c.DynamoDB, env.Table),
 		Metrics:     metrics.NewPublisher(c.CloudWatch, env.Namespace),
 		Notifier:    notify.NewPublisher(c.SNS, env.TopicARN),
-		Starter:     recovery.NewStarter(c.SFN, env.StateMachineARN),
+		Starter:     execution.NewStarter(c.SFN, env.StateMachineARN),
 		Alarms:      alarmHolder(c.CloudWatch, env.StackName),
 		Secrets:     secret.New(c.SSM, c.SecretsManager, 5*time.Minute),
 		Probers:     probe.NewProbers(),

@@ -38,7 +38,7 @@ type Notifier interface {
 }
 
 // RecoveryStarter starts the recovery workflow of a record whose recovery is
-// due (implemented by *recovery.Starter). started is false when an execution
+// due (implemented by *execution.Starter). started is false when an execution
 // of that name already exists.
 type RecoveryStarter interface {
 	Start(ctx context.Context, rec health.Record, integ config.Integration) (started bool, err error)

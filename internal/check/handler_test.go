@@ -20,11 +20,11 @@ import (
 	"github.com/vigil-monitor/vigil/internal/config"
 	"github.com/vigil-monitor/vigil/internal/demobridge"
 	"github.com/vigil-monitor/vigil/internal/emulator"
+	"github.com/vigil-monitor/vigil/internal/execution"
 	"github.com/vigil-monitor/vigil/internal/health"
 	"github.com/vigil-monitor/vigil/internal/metrics"
 	"github.com/vigil-monitor/vigil/internal/notify"
 	"github.com/vigil-monitor/vigil/internal/probe"
-	"github.com/vigil-monitor/vigil/internal/recovery"
 	"github.com/vigil-monitor/vigil/internal/store"
 )
 
@@ -71,7 +71,7 @@ integrations:
       webhook: {url: "%[2]s/recover", allow_loopback: true}
 `
 
-func newFixture(t *testing.T, integration string, sfnClient recovery.SFNAPI) *fixture {
+func newFixture(t *testing.T, integration string, sfnClient execution.SFNAPI) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &fixture{t: t, clients: awsenv.New(moto.AWSConfig()), base: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
@@ -111,7 +111,7 @@ func newFixture(t *testing.T, integration string, sfnClient recovery.SFNAPI) *fi
 		Store:    f.store,
 		Metrics:  metrics.NewPublisher(f.clients.CloudWatch, "VigilTest-"+integration),
 		Notifier: notify.NewPublisher(f.clients.SNS, ""),
-		Starter:  recovery.NewStarter(sfnClient, f.smARN),
+		Starter:  execution.NewStarter(sfnClient, f.smARN),
 		Probers:  probe.NewProbers(),
 		Requests: f.clients.Requests,
 	}
@@ -298,7 +298,7 @@ func TestOverlappingChecksStartOneRecovery(t *testing.T) {
 // failingSFN is the emulator's client with the first n StartExecution calls
 // failing, as a throttled or unreachable Step Functions would.
 type failingSFN struct {
-	recovery.SFNAPI
+	execution.SFNAPI
 	mu   sync.Mutex
 	fail int
 }

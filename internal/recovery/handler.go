@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
 	"github.com/vigil-monitor/vigil/internal/config"
+	"github.com/vigil-monitor/vigil/internal/execution"
 	"github.com/vigil-monitor/vigil/internal/health"
 	"github.com/vigil-monitor/vigil/internal/lambdaenv"
 	"github.com/vigil-monitor/vigil/internal/metrics"
@@ -37,8 +38,9 @@ const (
 var (
 	// ErrUnknownPhase: the event's phase is none of the Phase constants.
 	ErrUnknownPhase = errors.New("unknown phase")
-	// ErrNoRecovery: the integration has no recovery configured.
-	ErrNoRecovery = errors.New("no recovery configured")
+	// ErrNoRecovery: the integration has no recovery configured (the same
+	// sentinel the execution starter uses).
+	ErrNoRecovery = execution.ErrNoRecovery
 	// ErrNotCurrentIncident: the event's incident is not the one the
 	// integration's record is recovering (a stale or foreign execution);
 	// nothing is run or recorded.
@@ -291,7 +293,7 @@ func (h *Handler) record(ctx context.Context, log *slog.Logger, integ config.Int
 	} else if ev.Attempt < maxAttempts(ev, integ) {
 		nominal := *integ.Recovery
 		nominal.Jitter = false
-		res.NextDelaySeconds = waitSeconds(health.NextDelay(nominal, ev.Attempt, 0))
+		res.NextDelaySeconds = execution.WaitSeconds(health.NextDelay(nominal, ev.Attempt, 0))
 	}
 	if _, err := h.Attempts.PutAttempt(ctx, store.Attempt{
 		IncidentID:  ev.IncidentID,

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/vigil-monitor/vigil/internal/config"
 	"net/http"
 	"net/url"
 	"os"
@@ -203,3 +204,5 @@ func createFunction(t *testing.T, ctx context.Context, client *lambda.Client, na
 	}
 	return aws.ToString(out.FunctionArn)
 }
+
+func dur(d time.Duration) config.Duration { return config.Duration(d) }

@@ -1,7 +1,8 @@
-package recovery
+package execution
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -65,7 +66,7 @@ func starterMachine(t *testing.T) (*awsenv.Clients, string) {
 	t.Helper()
 	clients, _ := ownRegion(t)
 	out, err := clients.SFN.CreateStateMachine(testCtx(t, 30*time.Second), &sfn.CreateStateMachineInput{
-		Name:       aws.String("vigil-recovery"),
+		Name:       aws.String(fmt.Sprintf("vigil-recovery-%d", machines.Add(1))),
 		Definition: aws.String(`{"StartAt":"Hold","States":{"Hold":{"Type":"Wait","Seconds":600,"End":true}}}`),
 		RoleArn:    aws.String(testRole(t)),
 	})

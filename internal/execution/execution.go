@@ -1,13 +1,13 @@
-// Package recovery runs Vigil's automatic recovery (SPEC §6): the input and
-// start of the Recovery state machine (statemachine/recovery.asl.json), the
-// recovery actions (HTTP webhook, Lambda invoke) and the Recovery Lambda's
-// handler, which runs one attempt, re-probes the integration and records the
-// outcome.
+// Package execution starts the Recovery state machine
+// (statemachine/recovery.asl.json) for an incident the health model decided
+// (SPEC §6): the execution's input, with its backoff delays, and the start
+// under the incident's name, so a repeated start never recovers twice.
 //
-// The state machine, not the function, owns the loop: it counts attempts,
-// waits between them with Wait states and gives up after max_attempts. The
-// function never sleeps, and its answer cannot extend the loop.
-package recovery
+// The state machine, not a function, owns the loop: it counts attempts,
+// waits between them with Wait states and gives up after max_attempts. It
+// lives apart from package recovery so the HealthCheck function does not
+// link the recovery actions and their clients.
+package execution
 
 import (
 	"context"
@@ -25,6 +25,9 @@ import (
 	"github.com/vigil-monitor/vigil/internal/config"
 	"github.com/vigil-monitor/vigil/internal/health"
 )
+
+// ErrNoRecovery: the integration has no recovery configured.
+var ErrNoRecovery = errors.New("no recovery configured")
 
 // ExecutionInput is the input of a Recovery state machine execution.
 //
@@ -63,7 +66,7 @@ func NewExecutionInput(rec health.Record, cfg config.Recovery, rand01 func() flo
 		if cfg.Jitter {
 			r = rand01()
 		}
-		delays = append(delays, waitSeconds(health.NextDelay(cfg, attempt, r)))
+		delays = append(delays, WaitSeconds(health.NextDelay(cfg, attempt, r)))
 	}
 	return ExecutionInput{
 		IncidentID:  rec.Recovery.IncidentID,
@@ -74,9 +77,9 @@ func NewExecutionInput(rec health.Record, cfg config.Recovery, rand01 func() flo
 	}
 }
 
-// waitSeconds rounds d up to whole seconds, at least 1: a delay is never cut
+// WaitSeconds rounds d up to whole seconds, at least 1: a delay is never cut
 // short, and a Wait state of 0 s would retry at once.
-func waitSeconds(d time.Duration) int {
+func WaitSeconds(d time.Duration) int {
 	return max(int(math.Ceil(d.Seconds())), 1)
 }
 
@@ -114,9 +117,9 @@ func (s *Starter) Start(ctx context.Context, rec health.Record, integ config.Int
 	name := rec.Recovery.ExecutionName
 	switch {
 	case integ.Recovery == nil:
-		return false, fmt.Errorf("recovery: start %s: %w", integ.Name, ErrNoRecovery)
+		return false, fmt.Errorf("execution: start %s: %w", integ.Name, ErrNoRecovery)
 	case name == "" || rec.Recovery.IncidentID == "":
-		return false, fmt.Errorf("recovery: start %s: the record has no incident to recover", integ.Name)
+		return false, fmt.Errorf("execution: start %s: the record has no incident to recover", integ.Name)
 	}
 	if rec.Integration == "" {
 		rec.Integration = integ.Name
@@ -125,7 +128,7 @@ func (s *Starter) Start(ctx context.Context, rec health.Record, integ config.Int
 	input.RequestID = fmt.Sprintf("%016x", rand.Uint64())
 	in, err := json.Marshal(input)
 	if err != nil {
-		return false, fmt.Errorf("recovery: start %s: encode input: %w", name, err)
+		return false, fmt.Errorf("execution: start %s: encode input: %w", name, err)
 	}
 	_, err = s.client.StartExecution(ctx, &sfn.StartExecutionInput{
 		StateMachineArn: aws.String(s.stateMachineARN),
@@ -139,6 +142,6 @@ func (s *Starter) Start(ctx context.Context, rec health.Record, integ config.Int
 	case errors.As(err, &exists):
 		return false, nil
 	default:
-		return false, fmt.Errorf("recovery: start %s: %w", name, err)
+		return false, fmt.Errorf("execution: start %s: %w", name, err)
 	}
 }
