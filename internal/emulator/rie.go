@@ -66,7 +66,7 @@ func StartFunction(ctx context.Context, o FunctionOptions) (*Function, error) {
 		"--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", port),
 		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", apiPort),
 		o.Bootstrap)
-	f.cmd.Env = append(os.Environ(),
+	f.cmd.Env = append(LambdaEnv(),
 		"AWS_LAMBDA_FUNCTION_NAME="+o.Name,
 		"AWS_LAMBDA_FUNCTION_TIMEOUT="+strconv.Itoa(int(timeout.Seconds())),
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256",
@@ -130,6 +130,19 @@ func (f *Function) Stop() {
 	case <-time.After(5 * time.Second):
 		_ = syscall.Kill(-f.cmd.Process.Pid, syscall.SIGKILL)
 		<-f.done
+	}
+}
+
+// LambdaEnv is the base environment of a function process, as the Lambda
+// runtime sets it, rather than this machine's: a developer's or CI's
+// variables (AWS_PROFILE, AWS_CA_BUNDLE, proxies) must not change what the
+// function does, nor how long its cold start takes — the SDK reads and parses
+// the whole CA bundle at start-up when AWS_CA_BUNDLE is set.
+func LambdaEnv() []string {
+	return []string{
+		"PATH=/usr/local/bin:/usr/bin:/bin:/opt/bin",
+		"LANG=en_US.UTF-8",
+		"TZ=:UTC",
 	}
 }
 
