@@ -2,8 +2,13 @@ package check
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/vigil-monitor/vigil/internal/secret"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -527,5 +532,82 @@ func TestDeadlineCutsProbesAndStillRecords(t *testing.T) {
 	rec, err := f.store.Get(context.Background(), "deadline")
 	if err != nil || rec.HealthChecksPerformed != 2 || !strings.Contains(rec.ErrorMessage, "timeout") {
 		t.Fatalf("stored %+v, %v", rec, err)
+	}
+}
+
+// A component's secret header is resolved from SSM at run time (on the
+// emulator), sent to the target, and never appears in what the check
+// records or returns.
+func TestSecretHeaderReachesTargetAndStaysSecret(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, "secrets", nil)
+	const token = "Bearer sk-PLANTED-9f8e7d"
+	if _, err := f.clients.SSM.PutParameter(ctx, &ssm.PutParameterInput{
+		Name: aws.String("/vigil/secrets-token"), Value: aws.String(token), Type: ssmtypes.ParameterTypeSecureString, Overwrite: aws.Bool(true),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var seen []string
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Get("Authorization"))
+		mu.Unlock()
+		if r.Header.Get("Authorization") != token {
+			// Echo the header back, as a careless service might: the
+			// probe must still not record it.
+			http.Error(w, "denied for "+r.Header.Get("Authorization"), http.StatusUnauthorized)
+			return
+		}
+		// A body that echoes the credential, as a careless service might.
+		fmt.Fprintf(w, `{"status":"degraded","you_sent":%q}`, r.Header.Get("Authorization"))
+	}))
+	defer target.Close()
+	doc, err := config.Parse(fmt.Appendf(nil, `
+integrations:
+  - name: secrets
+    components:
+      - name: api
+        type: http
+        target: %q
+        allow_loopback: true
+        http:
+          secret_headers: {Authorization: {ssm: /vigil/secrets-token}}
+          assertions: [{json_path: status, equals: healthy}, {regex: "^never-there$"}]
+`, target.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.h.Config = func(context.Context) (*config.Document, error) { return doc, nil }
+	f.h.Secrets = secret.New(f.clients.SSM, f.clients.SecretsManager, time.Minute)
+
+	r := f.tick(1)
+	mu.Lock()
+	got := append([]string(nil), seen...)
+	mu.Unlock()
+	if len(got) != 1 || got[0] != token {
+		t.Fatalf("target saw Authorization %q, want the resolved secret", got)
+	}
+	// The assertions fail on a body that echoes the token; the recorded
+	// error must not leak it.
+	t.Logf("recorded error: %s", r.Integrations[0].Components[0].Error)
+	raw, _ := json.Marshal(r)
+	rec, err := f.store.Get(ctx, "secrets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := json.Marshal(rec)
+	for what, b := range map[string][]byte{"result": raw, "record": stored} {
+		if strings.Contains(string(b), "sk-PLANTED") {
+			t.Errorf("%s contains the secret: %s", what, b)
+		}
+	}
+
+	// Without the resolver, the target refuses, and the refusal's echo of
+	// the (absent) header is what is recorded.
+	f.h.Secrets = nil
+	r = f.tick(2)
+	if c := r.Integrations[0].Components[0]; c.Healthy || !strings.Contains(c.Error, "401") {
+		t.Fatalf("without the secret: %+v", c)
 	}
 }

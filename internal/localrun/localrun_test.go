@@ -115,7 +115,12 @@ func TestDemoScenario(t *testing.T) {
 		"execution SUCCEEDED",
 		"FAILED -> ACTIVE",
 		"successful_recoveries 1",
-		"recovery_succeeded",
+		// SNS notifications published by the functions, read back from
+		// the SQS queue subscribed to the topic.
+		"state_change         agent-bridge ACTIVE→FAILED",
+		"recovery_started",
+		"recovery_failed",
+		"recovery_succeeded   agent-bridge FAILED→ACTIVE",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("demo output lacks %q", want)
