@@ -158,22 +158,7 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Result, error) {
 	for _, rs := range results {
 		out.SlowestProbeMs = max(out.SlowestProbeMs, float64(slowest(rs).Microseconds())/1000)
 	}
-	// Evaluate and persist every integration: one batched read for all,
-	// then one conditional write each (SPEC §4, §9).
-	names := make([]string, len(integs))
-	index := make(map[string]int, len(integs))
-	checks := make([]health.Check, len(integs))
-	for i, integ := range integs {
-		names[i], index[integ.Name] = integ.Name, i
-		checks[i] = health.Check{Integration: integ, Tick: tick, Results: results[i], Duration: slowest(results[i])}
-	}
-	decisions := make([]health.Decision, len(integs))
-	written := h.Store.UpdateMany(ctx, names, h.writeConcurrency(), func(name string, cur health.Record) (health.Record, bool, error) {
-		i := index[name] // fn runs for one name at a time, so decisions[i] has one writer
-		next, dec := health.Evaluate(cur, checks[i], h.now())
-		decisions[i] = dec
-		return next, dec.Outcome != health.Duplicate, nil
-	})
+	written, decisions := h.persist(ctx, integs, tick, results)
 
 	datums := make([][]types.MetricDatum, len(integs))
 	errs := make([]error, len(integs))
@@ -231,6 +216,26 @@ func (h *Handler) probeAll(ctx context.Context, log *slog.Logger, integs []confi
 		n += len(integ.Components)
 	}
 	return out
+}
+
+// persist evaluates and stores every integration's check: one batched read
+// for all of them, then one conditional write each (SPEC §4, §9).
+func (h *Handler) persist(ctx context.Context, integs []config.Integration, tick time.Time, results [][]probe.Result) ([]store.Updated, []health.Decision) {
+	names := make([]string, len(integs))
+	index := make(map[string]int, len(integs))
+	checks := make([]health.Check, len(integs))
+	for i, integ := range integs {
+		names[i], index[integ.Name] = integ.Name, i
+		checks[i] = health.Check{Integration: integ, Tick: tick, Results: results[i], Duration: slowest(results[i])}
+	}
+	decisions := make([]health.Decision, len(integs))
+	written := h.Store.UpdateMany(ctx, names, h.writeConcurrency(), func(name string, cur health.Record) (health.Record, bool, error) {
+		i := index[name] // fn runs for one name at a time, so decisions[i] has one writer
+		next, dec := health.Evaluate(cur, checks[i], h.now())
+		decisions[i] = dec
+		return next, dec.Outcome != health.Duplicate, nil
+	})
+	return written, decisions
 }
 
 // settle reports one integration's persisted check and acts on its decision:

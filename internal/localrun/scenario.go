@@ -162,14 +162,13 @@ func (s *Stack) Demo(ctx context.Context, w io.Writer) error {
 		return fmt.Errorf("localrun: duplicate tick was %q", dup.Integrations[0].Outcome)
 	}
 
-	execARN, hist, err := s.waitExecution(ctx, exec, 3*time.Minute)
+	hist, err := s.waitExecution(ctx, exec, 3*time.Minute)
 	if err != nil {
 		return err
 	}
 	if err := printTimeline(w, hist, third); err != nil {
 		return err
 	}
-	_ = execARN
 
 	if r, err = tick("after recovery"); err != nil {
 		return err
@@ -220,26 +219,26 @@ func printTick(w io.Writer, n int, t time.Time, note string, r check.Result) {
 
 // waitExecution waits for the named recovery execution to finish and returns
 // its history.
-func (s *Stack) waitExecution(ctx context.Context, name string, limit time.Duration) (string, []sfntypes.HistoryEvent, error) {
+func (s *Stack) waitExecution(ctx context.Context, name string, limit time.Duration) ([]sfntypes.HistoryEvent, error) {
 	arn := strings.Replace(s.StateMachineARN, ":stateMachine:", ":execution:", 1) + ":" + name
 	deadline := time.Now().Add(limit)
 	for {
 		d, err := s.Clients.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
 		if err != nil {
-			return arn, nil, fmt.Errorf("localrun: describe execution %s: %w", name, err)
+			return nil, fmt.Errorf("localrun: describe execution %s: %w", name, err)
 		}
 		if d.Status != sfntypes.ExecutionStatusRunning {
 			h, err := s.Clients.SFN.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn), MaxResults: 1000})
 			if err != nil {
-				return arn, nil, fmt.Errorf("localrun: execution history: %w", err)
+				return nil, fmt.Errorf("localrun: execution history: %w", err)
 			}
 			if d.Status != sfntypes.ExecutionStatusSucceeded {
-				return arn, h.Events, fmt.Errorf("localrun: recovery execution ended %s", d.Status)
+				return h.Events, fmt.Errorf("localrun: recovery execution ended %s", d.Status)
 			}
-			return arn, h.Events, nil
+			return h.Events, nil
 		}
 		if time.Now().After(deadline) {
-			return arn, nil, fmt.Errorf("localrun: recovery execution still running after %s", limit)
+			return nil, fmt.Errorf("localrun: recovery execution still running after %s", limit)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
