@@ -119,15 +119,23 @@ run_simple(host, port, serialized, threaded=True)
 
 // Stop ends the server and its children.
 func (m *Moto) Stop() {
-	if m == nil || m.cmd == nil || m.cmd.Process == nil {
+	if m != nil {
+		stopGroup(m.cmd, m.done)
+	}
+}
+
+// stopGroup ends a process started in its own group, and everything it
+// started: SIGTERM, then SIGKILL after 5 s. done closes when it has exited.
+func stopGroup(cmd *exec.Cmd, done <-chan struct{}) {
+	if cmd == nil || cmd.Process == nil {
 		return
 	}
-	_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGTERM)
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 	select {
-	case <-m.done:
+	case <-done:
 	case <-time.After(5 * time.Second):
-		_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
-		<-m.done
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
 	}
 }
 

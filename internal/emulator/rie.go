@@ -121,15 +121,8 @@ func (f *Function) Log() string { return f.log.String() }
 
 // Stop ends the emulator and the function.
 func (f *Function) Stop() {
-	if f == nil || f.cmd == nil || f.cmd.Process == nil {
-		return
-	}
-	_ = syscall.Kill(-f.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-f.done:
-	case <-time.After(5 * time.Second):
-		_ = syscall.Kill(-f.cmd.Process.Pid, syscall.SIGKILL)
-		<-f.done
+	if f != nil {
+		stopGroup(f.cmd, f.done)
 	}
 }
 
