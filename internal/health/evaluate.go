@@ -2,6 +2,7 @@ package health
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -73,7 +74,7 @@ func Evaluate(prev Record, in Check, now time.Time) (Record, Decision) {
 	rec.Components = comps
 	rec.Score = OverallScore(comps, weights)
 	rec.ErrorMessage = errorMessage(comps)
-	as := assess(comps, th)
+	as := assess(comps, th, metricLimits(cfg))
 
 	if as.cond == condOK {
 		rec.ConsecutiveSuccesses++
@@ -176,9 +177,11 @@ func components(cfg config.Integration, results []probe.Result) ([]ComponentStat
 
 // assess classifies a check (SPEC §3): failed when a critical component is
 // unhealthy; degraded when only non-critical ones are, when a healthy one is
-// slower than LatencyCritical, or when its certificate expires within
-// CertCriticalDays (it still serves, but will not for long); ok otherwise.
-func assess(comps []ComponentStatus, th config.Thresholds) assessment {
+// slower than LatencyCritical, when its certificate expires within
+// CertCriticalDays (it still serves, but will not for long), or when a number
+// it publishes from its body is over that metric's critical limit (memory
+// about to run out); ok otherwise.
+func assess(comps []ComponentStatus, th config.Thresholds, limits map[string]map[string]float64) assessment {
 	var critical, other, slow []string
 	crit := ms(th.LatencyCritical.D())
 	for _, c := range comps {
@@ -193,6 +196,8 @@ func assess(comps []ComponentStatus, th config.Thresholds) assessment {
 		case c.CertDaysLeft != nil && th.CertCriticalDays > 0 && *c.CertDaysLeft <= float64(th.CertCriticalDays):
 			slow = append(slow, fmt.Sprintf("component %q certificate expires in %.1f days (critical at %d)",
 				c.Name, *c.CertDaysLeft, th.CertCriticalDays))
+		default:
+			slow = append(slow, overLimits(c, limits[c.Name])...)
 		}
 	}
 	switch {
@@ -202,6 +207,47 @@ func assess(comps []ComponentStatus, th config.Thresholds) assessment {
 		return assessment{condDegraded, strings.Join(append(other, slow...), "; ")}
 	}
 	return assessment{condOK, "all components healthy"}
+}
+
+// metricLimits maps component name → extracted metric name → critical limit,
+// for the metrics that have one.
+func metricLimits(cfg config.Integration) map[string]map[string]float64 {
+	var out map[string]map[string]float64
+	for _, c := range cfg.Components {
+		if c.HTTP == nil {
+			continue
+		}
+		for _, m := range c.HTTP.Metrics {
+			if m.Critical == nil {
+				continue
+			}
+			if out == nil {
+				out = map[string]map[string]float64{}
+			}
+			if out[c.Name] == nil {
+				out[c.Name] = map[string]float64{}
+			}
+			out[c.Name][m.Name] = *m.Critical
+		}
+	}
+	return out
+}
+
+// overLimits names the component's metrics above their critical limits, in
+// name order so causes are stable.
+func overLimits(c ComponentStatus, limits map[string]float64) []string {
+	var names []string
+	for name, limit := range limits {
+		if v, ok := c.Metrics[name]; ok && v > limit {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	out := make([]string, 0, len(names))
+	for _, name := range names {
+		out = append(out, fmt.Sprintf("component %q %s %g over critical %g", c.Name, name, c.Metrics[name], limits[name]))
+	}
+	return out
 }
 
 func reason(err string) string {

@@ -51,6 +51,22 @@ func res(name string, healthy bool, latency time.Duration, err string) probe.Res
 	return probe.Result{Component: name, Healthy: healthy, Latency: latency, Error: err}
 }
 
+// withMemory is allOK with the dashboard publishing MemoryMB.
+func withMemory(mb float64) []probe.Result {
+	rs := allOK()
+	rs[2].Metrics = map[string]float64{"MemoryMB": mb}
+	return rs
+}
+
+// memoryLimit gives the dashboard a MemoryMB metric with warning 500 and
+// critical 800, as the reference bridge has.
+func memoryLimit(c *Check) {
+	warn, crit := 500.0, 800.0
+	comps := slices.Clone(c.Integration.Components)
+	comps[2].HTTP = &config.HTTPProbe{Metrics: []config.ExtractedMetric{{Name: "MemoryMB", JSONPath: "memory_mb", Warning: &warn, Critical: &crit}}}
+	c.Integration.Components = comps
+}
+
 // expiring is allOK with the orchestrator's certificate expiring in days.
 func expiring(days float64) []probe.Result {
 	rs := allOK()
@@ -198,6 +214,18 @@ func TestEvaluateTransitions(t *testing.T) {
 			wantEdges: [][2]State{{Active, Degraded}},
 			wantCF:    1, wantInit: [3]int{1, 1, 0},
 			wantCause: `component "orchestrator" certificate expires in 6.5 days (critical at 7)`, wantUp: "kept",
+		},
+		{
+			name: "ACTIVE to DEGRADED, extracted metric over its critical limit", prev: withSuccesses(Active, 7),
+			results: withMemory(812), tweak: memoryLimit, wantState: Degraded,
+			wantEdges: [][2]State{{Active, Degraded}},
+			wantCF:    1, wantInit: [3]int{1, 1, 0},
+			wantCause: `component "dashboard" MemoryMB 812 over critical 800`, wantUp: "kept",
+		},
+		{
+			name: "ACTIVE stays, extracted metric at its limit", prev: withSuccesses(Active, 7),
+			results: withMemory(800), tweak: memoryLimit, wantState: Active,
+			wantCS: 8, wantInit: [3]int{1, 1, 0}, wantUp: "kept",
 		},
 		{
 			name: "ACTIVE stays, certificate only within warning days", prev: withSuccesses(Active, 7),
