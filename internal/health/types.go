@@ -45,39 +45,41 @@ func (s State) Valid() bool {
 
 // ComponentStatus is the last observed result of one component.
 type ComponentStatus struct {
-	Name         string             `json:"name" dynamodbav:"name"`
-	Healthy      bool               `json:"healthy" dynamodbav:"healthy"`
-	Critical     bool               `json:"critical" dynamodbav:"critical"`
-	LatencyMs    float64            `json:"latency_ms" dynamodbav:"latency_ms"`
-	Score        float64            `json:"score" dynamodbav:"score"`
-	Error        string             `json:"error,omitempty" dynamodbav:"error,omitempty"`
-	Metrics      map[string]float64 `json:"metrics,omitempty" dynamodbav:"metrics,omitempty"`
-	CertDaysLeft *float64           `json:"cert_days_left,omitempty" dynamodbav:"cert_days_left,omitempty"`
+	Name         string             `json:"name"`
+	Healthy      bool               `json:"healthy"`
+	Critical     bool               `json:"critical"`
+	LatencyMs    float64            `json:"latency_ms"`
+	Score        float64            `json:"score"`
+	Error        string             `json:"error,omitempty"`
+	Metrics      map[string]float64 `json:"metrics,omitempty"`
+	CertDaysLeft *float64           `json:"cert_days_left,omitempty"`
 }
 
 // Transition is one entry of the state history.
 type Transition struct {
-	From  State     `json:"from" dynamodbav:"from"`
-	To    State     `json:"to" dynamodbav:"to"`
-	At    time.Time `json:"at" dynamodbav:"at"`
-	Cause string    `json:"cause" dynamodbav:"cause"`
+	From  State     `json:"from"`
+	To    State     `json:"to"`
+	At    time.Time `json:"at"`
+	Cause string    `json:"cause"`
 }
 
 // Bucket counts checks in one time slot, for availability windows.
 type Bucket struct {
-	Start   int64 `json:"start" dynamodbav:"s"` // unix seconds, slot start
-	Checks  int   `json:"checks" dynamodbav:"c"`
-	Healthy int   `json:"healthy" dynamodbav:"h"`
+	Start   int64 `json:"start"` // unix seconds, slot start
+	Checks  int   `json:"checks"`
+	Healthy int   `json:"healthy"`
 }
 
-// Availability keeps rolling counts cheaply inside the state item, so the
-// report needs no history scan: 60 minute slots (1 h), 24 hour slots (24 h)
-// and 30 day slots (30 d), plus recent check latencies for p95/p99.
+// Availability keeps rolling counts cheaply inside the state item (stored,
+// like the history and the component results, as one compact JSON
+// attribute), so the report needs no history scan: 60 minute slots (1 h),
+// 24 hour slots (24 h) and 30 day slots (30 d), plus recent check latencies
+// for p95/p99.
 type Availability struct {
-	Minutes   []Bucket  `json:"minutes,omitempty" dynamodbav:"m,omitempty"`
-	Hours     []Bucket  `json:"hours,omitempty" dynamodbav:"h,omitempty"`
-	Days      []Bucket  `json:"days,omitempty" dynamodbav:"d,omitempty"`
-	LatencyMs []float64 `json:"latency_ms,omitempty" dynamodbav:"l,omitempty"` // last 100 check durations
+	Minutes   []Bucket  `json:"minutes,omitempty"`
+	Hours     []Bucket  `json:"hours,omitempty"`
+	Days      []Bucket  `json:"days,omitempty"`
+	LatencyMs []float64 `json:"latency_ms,omitempty"` // last 100 check durations
 }
 
 // RecoveryStatus is the recovery bookkeeping of an integration.
