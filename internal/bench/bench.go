@@ -29,6 +29,7 @@ import (
 	"github.com/vigil-monitor/vigil/internal/localrun"
 	"github.com/vigil-monitor/vigil/internal/metrics"
 	"github.com/vigil-monitor/vigil/internal/probe"
+	"github.com/vigil-monitor/vigil/internal/store"
 )
 
 // Options configure a run.
@@ -370,7 +371,7 @@ func stateItemSize(ctx context.Context, db *dynamodb.Client, integration string)
 	if len(out.Item) == 0 {
 		return 0, fmt.Errorf("bench: no state item for %s", integration)
 	}
-	return ItemSize(out.Item), nil
+	return store.ItemSize(out.Item), nil
 }
 
 // LeanParams are the template settings COST.md lists as knobs.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/vigil-monitor/vigil/internal/config"
 )
 
 // SPEC §9 limits.
@@ -59,8 +61,9 @@ func label(s ShapeResult) string {
 func (r *Report) Print(w io.Writer) {
 	var budgets []Budget
 	fmt.Fprintf(w, "Vigil end-to-end benchmark: real HealthCheck bootstrap under the Runtime Interface Emulator, moto, loopback targets.\n")
-	fmt.Fprintf(w, "Targets: 5 ms each, every 50th 100 ms, the middle one 200 ms. Shapes: all components in one integration (single),\n")
-	fmt.Fprintf(w, "or integrations of 4 with the remainder in the last (many: 10 → 4+4+2). Tick 1 is the first check of the shape\n")
+	fmt.Fprintf(w, "Targets: 5 ms each, every 50th 100 ms, the middle one 200 ms. Shapes: the components in as few integrations as allowed\n")
+	fmt.Fprintf(w, "(single: one, at most %d components each), or integrations of 4 with the remainder in the last (many: 10 → 4+4+2).\n", config.MaxComponents)
+	fmt.Fprintf(w, "Tick 1 is the first check of the shape\n")
 	fmt.Fprintf(w, "(INITIALIZING; the stack's cold start on its first shape); the last tick is steady state and is what is reported.\n")
 
 	var rows [][]string

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/vigil-monitor/vigil/internal/config"
 )
 
 // healthyBody is what every target answers.
@@ -95,9 +97,14 @@ func (s Shape) integration(i int) string {
 	return fmt.Sprintf("%s-%03d", s.Prefix, i)
 }
 
-// Single is n components in one integration.
+// Single is n components in as few integrations as the document allows:
+// one, up to config.MaxComponents, else integrations of that many.
 func Single(prefix string, n int) Shape {
-	return Shape{Name: "single", Size: n, Prefix: prefix, Groups: []int{n}}
+	s := Shape{Name: "single", Size: n, Prefix: prefix}
+	for left := n; left > 0; left -= config.MaxComponents {
+		s.Groups = append(s.Groups, min(config.MaxComponents, left))
+	}
+	return s
 }
 
 // Many is n components in integrations of four, the last one smaller when

@@ -4,33 +4,96 @@
 package check
 
 import (
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/vigil-monitor/vigil/internal/bound"
+	"github.com/vigil-monitor/vigil/internal/health"
 )
 
-// Event is the HealthCheck function's input. EventBridge Scheduler delivers
-// the template's input with ScheduledTime filled from
-// <aws.scheduler.scheduled-time>; a classic EventBridge scheduled event
-// carries Time instead. Integrations, when not empty, limits the check to
-// those names so large fleets can be split across schedules.
+// Event is the HealthCheck function's input. Exactly three shapes invoke it:
+//
+//   - EventBridge Scheduler, with the template's input:
+//     {"scheduled_time": "<aws.scheduler.scheduled-time>", "integrations": []}
+//   - a classic EventBridge scheduled rule: source "aws.events", detail-type
+//     "Scheduled Event" and its time;
+//   - a manual check: {"manual": true, "integrations": ["a", "b"]}, keyed by
+//     the invocation time to the second.
+//
+// Anything else — {}, null, another service's event — is refused by Tick
+// with an error naming what is wrong, before any probe or write.
+// Integrations, when not empty, limits the check to those names so large
+// fleets can be split across schedules.
 type Event struct {
-	ScheduledTime string   `json:"scheduled_time,omitempty"`
-	Time          string   `json:"time,omitempty"`
-	Integrations  []string `json:"integrations,omitempty"`
+	ScheduledTime string `json:"scheduled_time,omitempty"`
+	// The EventBridge envelope of a scheduled rule.
+	Source     string `json:"source,omitempty"`
+	DetailType string `json:"detail-type,omitempty"`
+	Time       string `json:"time,omitempty"`
+	// Manual marks a check run by hand.
+	Manual       bool     `json:"manual,omitempty"`
+	Integrations []string `json:"integrations,omitempty"`
 }
 
-// Tick returns the scheduled time that keys this check. A manual invocation
-// with neither field set is keyed by now, to the second.
+// ErrBadEvent is wrapped by every refusal of an event.
+var ErrBadEvent = errors.New("refused event")
+
+// The EventBridge envelope of a scheduled rule's event.
+const (
+	scheduledSource     = "aws.events"
+	scheduledDetailType = "Scheduled Event"
+)
+
+// maxSelected bounds the integrations one event may name.
+const maxSelected = 1000
+
+// Tick validates the event and returns the scheduled time that keys this
+// check. now is the invocation time. A tick more than health.MaxTickAhead
+// after now is refused: one such event would make every later real tick
+// stale.
 func (e Event) Tick(now time.Time) (time.Time, error) {
-	for _, f := range []struct{ name, v string }{{"scheduled_time", e.ScheduledTime}, {"time", e.Time}} {
-		if f.v == "" {
-			continue
-		}
-		t, err := time.Parse(time.RFC3339Nano, f.v)
-		if err != nil {
-			return time.Time{}, fmt.Errorf("check: event field %q: %q is not an RFC 3339 time", f.name, f.v)
-		}
-		return t.UTC(), nil
+	now = now.UTC()
+	if len(e.Integrations) > maxSelected {
+		return time.Time{}, fmt.Errorf("check: %w: %d integrations named, at most %d", ErrBadEvent, len(e.Integrations), maxSelected)
 	}
-	return now.UTC().Truncate(time.Second), nil
+	var field, value string
+	switch {
+	case e.ScheduledTime != "" && e.Manual:
+		return time.Time{}, fmt.Errorf("check: %w: scheduled_time and manual are exclusive", ErrBadEvent)
+	case e.ScheduledTime != "":
+		if e.Source != "" || e.DetailType != "" {
+			return time.Time{}, fmt.Errorf("check: %w: scheduled_time in an event from %s", ErrBadEvent, bound.Quote(e.Source))
+		}
+		field, value = "scheduled_time", e.ScheduledTime
+	case e.Source != "" || e.DetailType != "":
+		if e.Source != scheduledSource || e.DetailType != scheduledDetailType {
+			return time.Time{}, fmt.Errorf("check: %w: EventBridge event from source %s, detail-type %s; only %q %q invokes a check",
+				ErrBadEvent, bound.Quote(e.Source), bound.Quote(e.DetailType), scheduledSource, scheduledDetailType)
+		}
+		if e.Manual {
+			return time.Time{}, fmt.Errorf("check: %w: a scheduled event cannot be manual", ErrBadEvent)
+		}
+		field, value = "time", e.Time
+	case e.Manual:
+		if e.Time != "" {
+			return time.Time{}, fmt.Errorf("check: %w: a manual check is keyed by the invocation time; drop \"time\"", ErrBadEvent)
+		}
+		return now.Truncate(time.Second), nil
+	default:
+		return time.Time{}, fmt.Errorf(`check: %w: not a scheduled or manual check (want "scheduled_time" from EventBridge Scheduler, an EventBridge "Scheduled Event", or {"manual": true})`, ErrBadEvent)
+	}
+	if value == "" {
+		return time.Time{}, fmt.Errorf("check: %w: field %q is empty", ErrBadEvent, field)
+	}
+	t, err := time.Parse(time.RFC3339Nano, value)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("check: %w: field %q: %s is not an RFC 3339 time", ErrBadEvent, field, bound.Quote(value))
+	}
+	t = t.UTC()
+	if t.After(now.Add(health.MaxTickAhead)) {
+		return time.Time{}, fmt.Errorf("check: %w: field %q: %s is more than %s after the invocation time %s",
+			ErrBadEvent, field, t.Format(time.RFC3339), health.MaxTickAhead, now.Format(time.RFC3339))
+	}
+	return t, nil
 }

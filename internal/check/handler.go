@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,10 +39,12 @@ type Notifier interface {
 }
 
 // RecoveryStarter starts the recovery workflow of a record whose recovery is
-// due (implemented by *execution.Starter). started is false when an execution
-// of that name already exists.
+// due, and looks up how an execution ended (implemented by
+// *execution.Starter). started is false when an execution of that name
+// already exists; ended is false while it runs.
 type RecoveryStarter interface {
 	Start(ctx context.Context, rec health.Record, integ config.Integration) (started bool, err error)
+	Ended(ctx context.Context, executionName string) (ended bool, end health.ExecutionEnd, err error)
 }
 
 // AlarmHolder disables and re-enables an integration's alarm actions
@@ -106,6 +109,9 @@ type Result struct {
 	// slowest single probe in it. Their difference is the engine's overhead.
 	ProbeMs        float64 `json:"probe_ms"`
 	SlowestProbeMs float64 `json:"slowest_probe_ms"`
+	// CheckerImpaired says why the whole invocation found the checker itself
+	// impaired (health.Assess); empty when it did not.
+	CheckerImpaired string `json:"checker_impaired,omitempty"`
 }
 
 // IntegrationResult is what one check did to one integration.
@@ -120,7 +126,13 @@ type IntegrationResult struct {
 	RecoveryDue         bool                     `json:"recovery_due,omitempty"`
 	RecoveryExecution   string                   `json:"recovery_execution,omitempty"`
 	RecoveryStarted     bool                     `json:"recovery_started,omitempty"`
-	Error               string                   `json:"error,omitempty"`
+	// RecoveryClosed is how an incident ended whose execution had ended
+	// without recording it, when this check found and closed it.
+	RecoveryClosed string `json:"recovery_closed,omitempty"`
+	// Inconclusive is why the check judged nothing (a fault on the
+	// checker's side); state, counters and recovery were left as they were.
+	Inconclusive string `json:"inconclusive,omitempty"`
+	Error        string `json:"error,omitempty"`
 }
 
 var outcomeNames = map[health.Outcome]string{health.Applied: "applied", health.Duplicate: "duplicate", health.Stale: "stale"}
@@ -134,10 +146,14 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Result, error) {
 	if h.Requests != nil {
 		before = h.Requests.Snapshot()
 	}
+	log := h.logger().With("request_id", lambdaenv.RequestID(ctx))
 	tick, err := ev.Tick(start)
 	if err != nil {
+		// Nothing was probed or written: a bad event changes no state.
+		log.Error("event refused", "error", err)
 		return Result{}, err
 	}
+	log = log.With("tick", tick.Format(time.RFC3339))
 	doc, err := h.Config(ctx)
 	if err != nil {
 		return Result{}, fmt.Errorf("check: load config: %w", err)
@@ -146,11 +162,15 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("check: select integrations: %w", err)
 	}
-	log := h.logger().With("request_id", lambdaenv.RequestID(ctx), "tick", tick.Format(time.RFC3339))
 
 	probeStart := h.now()
-	results := h.probeAll(ctx, log, integs)
+	results, controls := h.probeAll(ctx, log, integs, doc.Controls)
 	out := Result{Tick: tick, Integrations: make([]IntegrationResult, len(integs)), ProbeMs: msSince(probeStart, h.now())}
+	im := health.Assess(integs, results, doc.Controls, controls)
+	if im.Impaired() {
+		out.CheckerImpaired = im.Cause
+		log.Warn("checker impaired: ambiguous failures are taken as the checker's own", "cause", im.Cause)
+	}
 	// Writes and metrics stop a little before the Lambda deadline, so the
 	// function returns its result and errors instead of being killed.
 	ctx, cancel := withMargin(ctx, h.reserve()/5)
@@ -158,7 +178,7 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Result, error) {
 	for _, rs := range results {
 		out.SlowestProbeMs = max(out.SlowestProbeMs, float64(slowest(rs).Microseconds())/1000)
 	}
-	written, decisions := h.persist(ctx, integs, tick, results)
+	written, decisions := h.persist(ctx, integs, tick, results, im)
 
 	datums := make([][]types.MetricDatum, len(integs))
 	errs := make([]error, len(integs))
@@ -174,11 +194,15 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Result, error) {
 	}
 	wg.Wait()
 
+	inconclusive, err := h.notifyChecker(ctx, log, out.Integrations, written, decisions, tick)
+	errs = append(errs, err)
+
 	var all []types.MetricDatum
 	for _, d := range datums {
 		all = append(all, d...)
 	}
 	all = append(all, metrics.Heartbeat(tick, int(h.publishFailures.Load()))...)
+	all = append(all, metrics.CheckerImpaired(tick, inconclusive)...)
 	out.MetricDatums = len(all)
 	calls, perr := h.Metrics.Publish(ctx, all)
 	out.MetricCalls = calls
@@ -198,13 +222,15 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Result, error) {
 	return out, errors.Join(errs...)
 }
 
-// probeAll probes every component of every integration in one bounded pool,
-// so the invocation takes about as long as its slowest probe.
-func (h *Handler) probeAll(ctx context.Context, log *slog.Logger, integs []config.Integration) [][]probe.Result {
+// probeAll probes every component of every integration, and the document's
+// control targets, in one bounded pool, so the invocation takes about as long
+// as its slowest probe.
+func (h *Handler) probeAll(ctx context.Context, log *slog.Logger, integs []config.Integration, controls []config.Component) ([][]probe.Result, []probe.Result) {
 	var comps []config.Component
 	for _, integ := range integs {
 		comps = append(comps, integ.Components...)
 	}
+	comps = append(comps, controls...)
 	headers := probe.SecretHeaders(ctx, h.Secrets, comps, log)
 	pctx, cancel := withMargin(ctx, h.reserve())
 	defer cancel()
@@ -215,18 +241,18 @@ func (h *Handler) probeAll(ctx context.Context, log *slog.Logger, integs []confi
 		out[i] = flat[n : n+len(integ.Components)]
 		n += len(integ.Components)
 	}
-	return out
+	return out, flat[n:]
 }
 
 // persist evaluates and stores every integration's check: one batched read
 // for all of them, then one conditional write each (SPEC §4, §9).
-func (h *Handler) persist(ctx context.Context, integs []config.Integration, tick time.Time, results [][]probe.Result) ([]store.Updated, []health.Decision) {
+func (h *Handler) persist(ctx context.Context, integs []config.Integration, tick time.Time, results [][]probe.Result, im health.Impairment) ([]store.Updated, []health.Decision) {
 	names := make([]string, len(integs))
 	index := make(map[string]int, len(integs))
 	checks := make([]health.Check, len(integs))
 	for i, integ := range integs {
 		names[i], index[integ.Name] = integ.Name, i
-		checks[i] = health.Check{Integration: integ, Tick: tick, Results: results[i], Duration: slowest(results[i])}
+		checks[i] = health.Check{Integration: integ, Tick: tick, Results: results[i], Duration: slowest(results[i]), Impairment: im}
 	}
 	decisions := make([]health.Decision, len(integs))
 	written := h.Store.UpdateMany(ctx, names, h.writeConcurrency(), func(name string, cur health.Record) (health.Record, bool, error) {
@@ -251,6 +277,9 @@ func (h *Handler) settle(ctx context.Context, log *slog.Logger, integ config.Int
 	ir.Outcome = outcomeNames[dec.Outcome]
 	ir.State, ir.Score, ir.ConsecutiveFailures = rec.State, rec.Score, rec.ConsecutiveFailures
 	ir.Components, ir.Transitions = rec.Components, dec.Transitions
+	if dec.Repaired != "" {
+		log.Warn("stored record repaired", "repair", dec.Repaired)
+	}
 	switch dec.Outcome {
 	case health.Duplicate:
 		log.Info("duplicate tick ignored")
@@ -259,6 +288,12 @@ func (h *Handler) settle(ctx context.Context, log *slog.Logger, integ config.Int
 		// ForCheck publishes only StaleTicks for a tick older than the record.
 		log.Warn("stale tick ignored", "last_tick", rec.LastTick, "stale_ticks", rec.StaleTicks)
 		return ir, metrics.ForCheck(integ, rec, results, tick), nil
+	}
+	if dec.Inconclusive {
+		// The record kept its state and counters; show what was seen.
+		ir.Inconclusive = rec.Inconclusive
+		ir.Components = dec.Seen
+		log.Warn("check inconclusive: a fault on the checker's side; nothing counted", "cause", rec.Inconclusive)
 	}
 
 	var errs []error
@@ -286,6 +321,8 @@ func (h *Handler) settle(ctx context.Context, log *slog.Logger, integ config.Int
 			errs = append(errs, err)
 		}
 	}
+	datums := metrics.ForCheck(integ, rec, results, tick)
+	lookUp := dec.CheckExecution
 	if dec.StartRecovery {
 		ir.RecoveryDue, ir.RecoveryExecution = true, rec.Recovery.ExecutionName
 		started, err := h.Starter.Start(ctx, rec, integ)
@@ -298,10 +335,126 @@ func (h *Handler) settle(ctx context.Context, log *slog.Logger, integ config.Int
 			h.countStartFailure(ctx, log, integ.Name, rec.Recovery.IncidentID)
 		default:
 			ir.RecoveryStarted = started
+			// An execution of this name exists: it may have ended without
+			// recording anything, and then nothing else ever will.
+			lookUp = !started
 			log.Info("recovery start requested", "execution", rec.Recovery.ExecutionName, "started", started)
 		}
 	}
-	return ir, metrics.ForCheck(integ, rec, results, tick), errors.Join(errs...)
+	if lookUp {
+		closed, more, err := h.closeEnded(ctx, log, integ, rec)
+		ir.RecoveryClosed = closed
+		datums = append(datums, more...)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return ir, datums, errors.Join(errs...)
+}
+
+// closeEnded looks up the execution of rec's open incident and, when Step
+// Functions reports it ended without the incident being closed, closes it
+// (health.ApplyExecutionEnd: outcome recorded, cooldown started), notifies
+// and returns the recovery metrics. It returns the outcome recorded, "" when
+// the execution still runs or another writer closed the incident first. A
+// failed look-up is returned and tried again by the next check.
+func (h *Handler) closeEnded(ctx context.Context, log *slog.Logger, integ config.Integration, rec health.Record) (string, []types.MetricDatum, error) {
+	rs := rec.Recovery
+	log = log.With("execution", rs.ExecutionName)
+	ended, end, err := h.Starter.Ended(ctx, rs.ExecutionName)
+	if err != nil {
+		log.Error("look up recovery execution failed; will retry next check", "error", err)
+		return "", nil, fmt.Errorf("check: look up recovery of %s: %w", integ.Name, err)
+	}
+	if !ended {
+		log.Info("recovery execution still running")
+		return "", nil, nil
+	}
+	var applied bool
+	closed, err := h.Store.Update(ctx, integ.Name, func(cur health.Record) (health.Record, bool, error) {
+		var next health.Record
+		next, applied = health.ApplyExecutionEnd(cur, rs.IncidentID, end, integ, h.now())
+		return next, applied, nil
+	})
+	if err != nil {
+		log.Error("close ended recovery failed; will retry next check", "error", err)
+		return "", nil, fmt.Errorf("check: close recovery of %s: %w", integ.Name, err)
+	}
+	if !applied {
+		return "", nil, nil
+	}
+	now := h.now()
+	out := closed.Recovery
+	log.Warn("recovery execution ended without recording its outcome; incident closed",
+		"status", end, "outcome", out.LastOutcome, "cooldown_until", out.CooldownUntil)
+	ev := metrics.Failed
+	if out.LastOutcome == health.RecoverySucceeded {
+		ev = metrics.Succeeded
+	}
+	since := out.StartedAt
+	if since.IsZero() {
+		since = out.DecidedAt
+	}
+	note := notify.Event{
+		Kind: notify.KindRecoveryEnded, Integration: integ.Name, IncidentID: rs.IncidentID, Attempt: out.Attempt,
+		From: closed.State, To: closed.State, At: now, Cause: out.LastOutcome + ": " + out.LastError,
+	}
+	if !out.CooldownUntil.IsZero() && out.LastOutcome != health.RecoverySucceeded {
+		note.Cause += "; no new recovery before " + out.CooldownUntil.UTC().Format(time.RFC3339)
+	}
+	if err := h.Notifier.Publish(ctx, note); err != nil {
+		log.Error("notify closed recovery failed", "error", err)
+	}
+	return out.LastOutcome, metrics.ForRecovery(integ.Name, ev, now.Sub(since), now), nil
+}
+
+// notifyChecker publishes, once per invocation, which integrations' checks
+// turned inconclusive (a fault on the checker's side) and which turned
+// conclusive again. Each record's turn is decided by its one conditional
+// write, so a redelivered tick never notifies twice. It returns how many
+// integrations this invocation judged inconclusive, for the CheckerImpaired
+// metric.
+func (h *Handler) notifyChecker(ctx context.Context, log *slog.Logger, irs []IntegrationResult, written []store.Updated, decisions []health.Decision, tick time.Time) (int, error) {
+	var began, ended []string
+	var cause string
+	inconclusive := 0
+	for i, dec := range decisions {
+		if written[i].Err != nil || dec.Outcome != health.Applied {
+			continue
+		}
+		if dec.Inconclusive {
+			inconclusive++
+		}
+		switch {
+		case dec.CheckerChanged && dec.Inconclusive:
+			began = append(began, irs[i].Name)
+			if cause == "" {
+				cause = written[i].Record.Inconclusive
+			}
+		case dec.CheckerChanged:
+			ended = append(ended, irs[i].Name)
+		}
+	}
+	var errs []error
+	for _, n := range []struct {
+		kind  string
+		names []string
+		cause string
+	}{
+		{notify.KindCheckerImpaired, began, cause},
+		{notify.KindCheckerRecovered, ended, "checks conclusive again"},
+	} {
+		if len(n.names) == 0 {
+			continue
+		}
+		ev := notify.Event{Kind: n.kind, At: tick, Cause: fmt.Sprintf("%s (integrations: %s)", n.cause, strings.Join(n.names, ", "))}
+		log.Warn("checker status changed", "kind", n.kind, "integrations", n.names)
+		if err := h.Notifier.Publish(ctx, ev); err != nil {
+			log.Error("notify checker status failed", "kind", n.kind, "error", err)
+			errs = append(errs, fmt.Errorf("check: notify %s: %w", n.kind, err))
+		}
+	}
+	return inconclusive, errors.Join(errs...)
 }
 
 // holdAlarms switches the integration's alarm actions to match its

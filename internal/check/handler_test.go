@@ -55,8 +55,12 @@ type fixture struct {
 	clients *awsenv.Clients
 	store   *store.Store
 	bridge  *demobridge.Bridge
-	smARN   string
-	base    time.Time
+	// bridgeURL is where the bridge listens; name the fixture's integration.
+	bridgeURL string
+	name      string
+	smARN     string
+	base      time.Time
+	clock     *clock // nil: the handler reads the real time
 }
 
 const bridgeConfig = `
@@ -79,9 +83,10 @@ integrations:
 func newFixture(t *testing.T, integration string, sfnClient execution.SFNAPI) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	f := &fixture{t: t, clients: awsenv.New(moto.AWSConfig()), base: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	f := &fixture{t: t, clients: awsenv.New(moto.AWSConfig()), name: integration, base: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
 	f.bridge = demobridge.New(demobridge.Options{InitChecks: 1})
 	srv := httptest.NewServer(f.bridge)
+	f.bridgeURL = srv.URL
 	t.Cleanup(func() { f.bridge.Close(); srv.Close() })
 
 	doc, err := config.Parse(fmt.Appendf(nil, bridgeConfig, integration, srv.URL, "ws"+strings.TrimPrefix(srv.URL, "http")))
@@ -410,7 +415,7 @@ func TestMetricsFailureKeepsState(t *testing.T) {
 // An unknown integration in the event is refused with its name.
 func TestUnknownIntegrationRefused(t *testing.T) {
 	f := newFixture(t, "known", nil)
-	_, err := f.h.Handle(context.Background(), Event{Integrations: []string{"nope"}})
+	_, err := f.h.Handle(context.Background(), Event{Manual: true, Integrations: []string{"nope"}})
 	if err == nil || !strings.Contains(err.Error(), `nope`) {
 		t.Fatalf("err = %v", err)
 	}
@@ -603,11 +608,21 @@ integrations:
 		}
 	}
 
-	// Without the resolver, the target refuses, and the refusal's echo of
-	// the (absent) header is what is recorded.
+	// A secret that cannot be resolved is the checker's fault, not the
+	// target's: the target is not asked (it would refuse, and that would
+	// count against it), and the check is inconclusive.
 	f.h.Secrets = nil
 	r = f.tick(2)
-	if c := r.Integrations[0].Components[0]; c.Healthy || !strings.Contains(c.Error, "401") {
+	ir := r.Integrations[0]
+	if c := ir.Components[0]; c.Healthy || c.Side != probe.SideChecker || !strings.Contains(c.Error, `secret header "Authorization"`) {
 		t.Fatalf("without the secret: %+v", c)
+	}
+	if ir.Inconclusive == "" || ir.ConsecutiveFailures != rec.ConsecutiveFailures {
+		t.Fatalf("an unresolved secret counted against the target: %+v", ir)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 1 {
+		t.Fatalf("the target was asked %d times, want once (only with the secret)", len(seen))
 	}
 }

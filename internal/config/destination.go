@@ -154,3 +154,31 @@ func checkPort(p string) error {
 	}
 	return nil
 }
+
+// Host is the host part of the component's target (a name or an IP
+// literal), "" when the target does not parse.
+func (c Component) Host() string {
+	if c.Type == TypeTCP {
+		host, _, err := net.SplitHostPort(c.Target)
+		if err != nil {
+			return ""
+		}
+		return host
+	}
+	u, err := url.Parse(c.Target)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
+}
+
+// UsesResolver reports whether probing the component starts with a DNS
+// lookup: its target host is a name, not an IP literal.
+func (c Component) UsesResolver() bool {
+	h := c.Host()
+	if h == "" {
+		return false
+	}
+	_, err := netip.ParseAddr(h)
+	return err != nil
+}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/vigil-monitor/vigil/internal/bound"
 )
 
 // Sentinel errors. Validation errors wrap one of these, so callers can test
@@ -110,10 +112,17 @@ func leaves(err error) []error {
 // countProblems tells how many lines a joined validation error holds.
 func countProblems(err error) int { return len(leaves(err)) }
 
-func quoteList(items []string) string {
-	q := make([]string, len(items))
-	for i, s := range items {
-		q[i] = fmt.Sprintf("%q", s)
+// boundedList quotes names that came from a caller for an error message:
+// each cut to bound.Value, at most five of them, so a caller cannot make the
+// error (and the log line holding it) as large as its request.
+func boundedList(items []string) string {
+	const most = 5
+	q := make([]string, 0, min(len(items), most)+1)
+	for _, s := range items[:min(len(items), most)] {
+		q = append(q, bound.Quote(s))
+	}
+	if len(items) > most {
+		q = append(q, fmt.Sprintf("and %d more", len(items)-most))
 	}
 	return strings.Join(q, ", ")
 }

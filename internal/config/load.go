@@ -145,7 +145,7 @@ func (d *Document) Select(names []string) ([]Integration, error) {
 		}
 	}
 	if len(want) > 0 {
-		return nil, fmt.Errorf("config: select: %w: %s", ErrUnknownIntegration, quoteList(sortedKeys(want)))
+		return nil, fmt.Errorf("config: select: %w: %s", ErrUnknownIntegration, boundedList(sortedKeys(want)))
 	}
 	return out, nil
 }

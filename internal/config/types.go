@@ -20,6 +20,10 @@ type Document struct {
 	// Namespace overrides the CloudWatch namespace (default "Vigil").
 	Namespace    string        `yaml:"namespace,omitempty" json:"namespace,omitempty"`
 	Integrations []Integration `yaml:"integrations" json:"integrations"`
+	// Controls are targets known to be up, probed with every check: when
+	// more than half of them fail, the fault is the checker's (its resolver
+	// or network), and the check judges no integration. Optional.
+	Controls []Component `yaml:"controls,omitempty" json:"controls,omitempty"`
 }
 
 // Integration is one monitored system made of components.

@@ -52,6 +52,20 @@ const (
 	// MaxWindowDuration bounds a recurring maintenance window: longer than a
 	// week it would overlap its own next occurrence.
 	MaxWindowDuration = 7 * 24 * time.Hour
+	// MaxComponents bounds an integration's components: its whole state is
+	// one DynamoDB item (400 KB), and at this many components, each with the
+	// longest name and error, the item stays near 280 KB (store's
+	// TestWorstCaseItemFits writes it). Split a larger system into several
+	// integrations.
+	MaxComponents = 250
+	// MaxMetrics bounds the body metrics an integration extracts: each is
+	// stored in its state item and billed as a custom metric.
+	MaxMetrics = 20
+	// MaxControls bounds the document's control targets.
+	MaxControls = 10
+	// MaxNameLen bounds integration and component names: they become
+	// CloudWatch dimension values and parts of execution names.
+	MaxNameLen = 64
 )
 
 // CloudWatchUnits are the units an extracted metric may declare.
@@ -77,7 +91,7 @@ var Weekdays = []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
 var (
 	// Names become CloudWatch dimension values and parts of Step Functions
 	// execution names (80 characters, no spaces or punctuation beyond these).
-	nameRE = lengthPattern{regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`), 64}
+	nameRE = lengthPattern{regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`), MaxNameLen}
 	// CloudWatch accepts more, but these characters survive dashboards,
 	// alarm names and metric math without quoting.
 	metricNameRE = lengthPattern{regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_./#:-]*$`), 255}
@@ -116,6 +130,20 @@ func (d *Document) ValidateAndSetDefaults() error {
 	}
 	if len(d.Integrations) == 0 {
 		l = append(l, ErrNoIntegrations)
+	}
+	if len(d.Controls) > MaxControls {
+		l.add("controls", ErrOutOfRange, "at most %d control targets, got %d", MaxControls, len(d.Controls))
+	}
+	controls := map[string]int{}
+	for i := range d.Controls {
+		c := &d.Controls[i]
+		id := identity("control", c.Name, i)
+		l.within(id, c.ValidateAndSetDefaults())
+		if first, dup := controls[c.Name]; dup && c.Name != "" {
+			l.within(id, &fieldError{field: "name", msg: fmt.Sprintf("duplicate name, also control #%d", first+1), err: ErrDuplicateName})
+			continue
+		}
+		controls[c.Name] = i
 	}
 	seen := map[string]int{}
 	for i := range d.Integrations {
@@ -157,8 +185,11 @@ func (in *Integration) ValidateAndSetDefaults() error {
 		l.nest(fmt.Sprintf("maintenance[%d]", i), in.Maintenance[i].ValidateAndSetDefaults())
 	}
 
-	if len(in.Components) == 0 {
+	switch {
+	case len(in.Components) == 0:
 		l.addErr("components", ErrNoComponents)
+	case len(in.Components) > MaxComponents:
+		l.add("components", ErrOutOfRange, "at most %d components per integration (its state is one DynamoDB item), got %d; split it into several integrations", MaxComponents, len(in.Components))
 	}
 	names := map[string]int{}
 	metrics := map[string]string{}
@@ -191,6 +222,9 @@ func (in *Integration) ValidateAndSetDefaults() error {
 				metrics[m.Name] = c.Name
 			}
 		}
+	}
+	if len(metrics) > MaxMetrics {
+		l.add("components", ErrOutOfRange, "at most %d body metrics per integration, got %d", MaxMetrics, len(metrics))
 	}
 	if len(in.Components) > 0 && allZero {
 		l.add("components", ErrOutOfRange, "every component has weight 0; the score would be undefined")

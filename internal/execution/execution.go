@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -87,6 +88,7 @@ func WaitSeconds(d time.Duration) int {
 // *sfn.Client satisfies it.
 type SFNAPI interface {
 	StartExecution(ctx context.Context, in *sfn.StartExecutionInput, optFns ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
+	DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, optFns ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
 }
 
 var _ SFNAPI = (*sfn.Client)(nil)
@@ -104,15 +106,61 @@ func NewStarter(client SFNAPI, stateMachineARN string) *Starter {
 	return &Starter{client: client, stateMachineARN: stateMachineARN, rand01: rand.Float64}
 }
 
+// Ended looks up the execution named name of the Starter's state machine. It
+// returns ended=false while the execution runs; otherwise how it ended, with
+// health.ExecutionMissing for an execution Step Functions does not know
+// (never started, or its history expired). The check calls it when a start
+// finds the execution exists already and when a running incident has gone
+// quiet, so no record waits on an execution that has ended.
+func (s *Starter) Ended(ctx context.Context, name string) (bool, health.ExecutionEnd, error) {
+	arn, err := ExecutionARN(s.stateMachineARN, name)
+	if err != nil {
+		return false, "", err
+	}
+	out, err := s.client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+	var missing *sfntypes.ExecutionDoesNotExist
+	switch {
+	case errors.As(err, &missing):
+		return true, health.ExecutionMissing, nil
+	case err != nil:
+		return false, "", fmt.Errorf("execution: describe %s: %w", name, err)
+	}
+	switch out.Status {
+	case sfntypes.ExecutionStatusSucceeded:
+		return true, health.ExecutionSucceeded, nil
+	case sfntypes.ExecutionStatusFailed:
+		return true, health.ExecutionFailed, nil
+	case sfntypes.ExecutionStatusTimedOut:
+		return true, health.ExecutionTimedOut, nil
+	case sfntypes.ExecutionStatusAborted:
+		return true, health.ExecutionAborted, nil
+	}
+	// RUNNING, and PENDING_REDRIVE: a redriven execution will run again.
+	return false, "", nil
+}
+
+// ExecutionARN is the ARN of the execution named name of the state machine
+// stateMachineARN: Step Functions names executions
+// arn:<partition>:states:<region>:<account>:execution:<state machine>:<name>.
+func ExecutionARN(stateMachineARN, name string) (string, error) {
+	const marker = ":stateMachine:"
+	i := strings.Index(stateMachineARN, marker)
+	if i < 0 || name == "" {
+		return "", fmt.Errorf("execution: %q is not a state machine ARN, or the execution name is empty", stateMachineARN)
+	}
+	return stateMachineARN[:i] + ":execution:" + stateMachineARN[i+len(marker):] + ":" + name, nil
+}
+
 // Start starts the recovery execution of rec's incident, named
 // rec.Recovery.ExecutionName, with NewExecutionInput(rec, *integ.Recovery).
 // Call it whenever health.Evaluate decides StartRecovery, including the
 // retries of a start that failed: the name makes them safe.
 //
 // When an execution of that name exists already, running or not, Start
-// returns false and no error: the recovery is not started twice. Any other
-// failure is an error; the record keeps its recovery pending and the next
-// check calls Start again under the same name.
+// returns false and no error: the recovery is not started twice, and the
+// caller looks it up with Ended. Any other failure is an error; the record
+// keeps its recovery pending and the next check calls Start again under the
+// same name.
 func (s *Starter) Start(ctx context.Context, rec health.Record, integ config.Integration) (bool, error) {
 	name := rec.Recovery.ExecutionName
 	switch {

@@ -12,8 +12,11 @@ type Check struct {
 	Integration config.Integration
 	// Tick is the scheduled time of the check; it keys idempotency.
 	Tick     time.Time
-	Results  []probe.Result // one per component, in config order
+	Results  []probe.Result // one per component, matched by name
 	Duration time.Duration  // wall time of the integration's probes
+	// Impairment is the invocation's finding about the checker (Assess);
+	// the zero value finds nothing.
+	Impairment Impairment
 }
 
 // Outcome tells whether Evaluate applied the check.
@@ -35,6 +38,23 @@ type Decision struct {
 	// StartRecovery: call StartExecution with Record.Recovery.ExecutionName.
 	// True when recovery became due now, and again on later checks while a
 	// decided recovery is Pending and not InProgress (the retried start uses
-	// the same name, so it can never run twice).
+	// the same name, so it can never run twice). When the start finds the
+	// execution exists already, look it up as for CheckExecution.
 	StartRecovery bool
+	// CheckExecution: the incident's execution has recorded nothing for
+	// longer than the workflow can go quiet (Stalled); look it up and, if it
+	// has ended, close the incident with ApplyExecutionEnd.
+	CheckExecution bool
+	// Inconclusive: the check judged nothing (a fault on the checker's side,
+	// in Record.Inconclusive). CheckerChanged: the record went from conclusive
+	// to inconclusive or back with this check, so the invocation should
+	// notify once.
+	Inconclusive   bool
+	CheckerChanged bool
+	// Seen holds the component statuses of an inconclusive check, which the
+	// record does not take (it keeps the last conclusive ones).
+	Seen []ComponentStatus
+	// Repaired, when set, says what stored value Evaluate had to drop (a
+	// LastTick from the future); the caller logs it.
+	Repaired string
 }

@@ -2,12 +2,10 @@ package health
 
 import (
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
+	"github.com/vigil-monitor/vigil/internal/bound"
 	"github.com/vigil-monitor/vigil/internal/config"
-	"github.com/vigil-monitor/vigil/internal/probe"
 )
 
 // HistoryLen is how many transitions Record.History keeps, oldest dropped
@@ -20,22 +18,19 @@ const (
 	RecoveryFailed    = "failed"     // the last attempt left it unhealthy; more may follow
 	RecoveryExhausted = "exhausted"  // max_attempts spent; cooldown running
 	RecoveryNotNeeded = "not-needed" // decided, never started, and the integration recovered alone
+
+	// An execution that ended without recording its outcome, closed by the
+	// check that found it (ApplyExecutionEnd).
+	RecoveryAborted         = "aborted"          // stopped (by an operator), or no longer known to Step Functions
+	RecoveryTimedOut        = "timed_out"        // ran past the state machine's TimeoutSeconds
+	RecoveryExecutionFailed = "execution_failed" // failed where nothing recorded it
 )
 
-// condition is what one check says about the integration, before thresholds.
-type condition int
-
-const (
-	condOK condition = iota
-	condDegraded
-	condFailed
-)
-
-// assessment is the condition of a check with the human cause behind it.
-type assessment struct {
-	cond  condition
-	cause string
-}
+// MaxTickAhead is how far ahead of the evaluation time a tick may lie. The
+// scheduler's clock and the function's agree within seconds; the HealthCheck
+// refuses an event whose tick is further ahead, and Evaluate repairs a stored
+// LastTick that is, so one bad event can never make every later tick stale.
+const MaxTickAhead = 5 * time.Minute
 
 // Evaluate applies one check to the previous record and returns the new record
 // and what the caller must do. It is pure: now is the evaluation time (also
@@ -44,9 +39,21 @@ type assessment struct {
 //
 // A tick equal to prev.LastTick returns prev unchanged with Outcome Duplicate;
 // an earlier tick returns prev with StaleTicks+1 and Outcome Stale, which the
-// caller should write so stale deliveries stay visible. A zero prev (never
-// stored) is UNINITIALIZED.
+// caller should write so stale deliveries stay visible. A stored LastTick more
+// than MaxTickAhead after now cannot be a real tick: it is dropped (Decision
+// Repaired says so) and the check applied. A zero prev (never stored) is
+// UNINITIALIZED.
+//
+// A check Judge finds inconclusive (the checker's own fault) is recorded —
+// LastTick, the cause in Inconclusive, InconclusiveChecks+1 — but changes no
+// state, counter, score or availability and never decides a recovery.
 func Evaluate(prev Record, in Check, now time.Time) (Record, Decision) {
+	var dec Decision
+	if prev.LastTick.After(now.Add(MaxTickAhead)) {
+		dec.Repaired = fmt.Sprintf("stored last_tick %s is more than %s ahead of %s; dropped",
+			prev.LastTick.UTC().Format(time.RFC3339), MaxTickAhead, now.UTC().Format(time.RFC3339))
+		prev.LastTick = time.Time{}
+	}
 	if !prev.LastTick.IsZero() {
 		switch {
 		case in.Tick.Equal(prev.LastTick):
@@ -69,14 +76,27 @@ func Evaluate(prev Record, in Check, now time.Time) (Record, Decision) {
 	rec.LastTick = in.Tick
 	rec.LastHealthCheck = now
 	rec.HealthChecksPerformed++
+	rec.InMaintenance = cfg.InMaintenance(now)
 
-	comps, weights := components(cfg, in.Results)
-	rec.Components = comps
-	rec.Score = OverallScore(comps, weights)
-	rec.ErrorMessage = errorMessage(comps)
-	as := assess(comps, th, metricLimits(cfg))
+	v := Judge(cfg, in.Results, in.Impairment)
+	dec.Outcome = Applied
+	if v.Condition == ConditionInconclusive {
+		rec.Inconclusive = v.Cause
+		rec.InconclusiveChecks++
+		rec.Flapping = flapping(rec.History, cfg.Flapping, now)
+		dec.Inconclusive = true
+		dec.CheckerChanged = prev.Inconclusive == ""
+		dec.Seen = v.Components
+		followUpRecovery(&rec, &dec, cfg, now, false)
+		return rec, dec
+	}
+	dec.CheckerChanged = prev.Inconclusive != ""
+	rec.Inconclusive = ""
+	rec.Components = v.Components
+	rec.Score = v.Score
+	rec.ErrorMessage = errorMessage(v.Components)
 
-	if as.cond == condOK {
+	if v.Healthy() {
 		rec.ConsecutiveSuccesses++
 		rec.ConsecutiveFailures = 0
 	} else {
@@ -84,18 +104,22 @@ func Evaluate(prev Record, in Check, now time.Time) (Record, Decision) {
 		rec.ConsecutiveSuccesses = 0
 	}
 
-	trans := step(&rec, as, th, now)
+	trans := step(&rec, v, th, now)
 	rec.History = appendHistory(prev.History, trans)
 	rec.UptimeSeconds = uptime(rec.CurrentUptimeStart, now)
-	rec.Availability = prev.Availability.add(in.Tick, as.cond == condOK, in.Duration)
+	rec.Availability = prev.Availability.add(in.Tick, v.Healthy(), in.Duration)
 	rec.Flapping = flapping(rec.History, cfg.Flapping, now)
-	rec.InMaintenance = cfg.InMaintenance(now)
 
-	dec := Decision{
-		Outcome:     Applied,
-		Transitions: trans,
-		Notify:      len(trans) > 0 && !rec.InMaintenance && !rec.Flapping,
-	}
+	dec.Transitions = trans
+	dec.Notify = len(trans) > 0 && !rec.InMaintenance && !rec.Flapping
+	followUpRecovery(&rec, &dec, cfg, now, true)
+	return rec, dec
+}
+
+// followUpRecovery decides what the check does about recovery: retry the
+// start of a decided one, ask after an execution that has gone quiet, or —
+// only on a conclusive check — decide a new incident.
+func followUpRecovery(rec *Record, dec *Decision, cfg config.Integration, now time.Time, conclusive bool) {
 	held := rec.InMaintenance || rec.Flapping
 	rs := &rec.Recovery
 	switch {
@@ -109,17 +133,18 @@ func Evaluate(prev Record, in Check, now time.Time) (Record, Decision) {
 		} else if !held {
 			dec.StartRecovery = true
 		}
-	case recoveryDue(rec, cfg, now) && !held:
+	case rs.InProgress:
+		dec.CheckExecution = Stalled(*rs, cfg.Recovery, now)
+	case conclusive && !held && recoveryDue(*rec, cfg, now):
 		*rs = RecoveryStatus{
 			Pending:       true,
-			IncidentID:    fmt.Sprintf("%s-%d", rec.Integration, in.Tick.Unix()),
+			IncidentID:    fmt.Sprintf("%s-%d", rec.Integration, rec.LastTick.Unix()),
 			DecidedAt:     now,
 			CooldownUntil: rs.CooldownUntil,
 		}
 		rs.ExecutionName = ExecutionName(rs.IncidentID)
 		dec.StartRecovery = true
 	}
-	return rec, dec
 }
 
 // recoveryDue is SPEC §3's rule on the new record; maintenance and flapping
@@ -129,159 +154,19 @@ func recoveryDue(rec Record, cfg config.Integration, now time.Time) bool {
 	return cfg.Recovery != nil &&
 		rec.ConsecutiveFailures >= cfg.Thresholds.FailureCritical &&
 		(rec.State == Degraded || rec.State == Failed) &&
-		!rs.InProgress && !rs.Pending &&
+		!rs.Open() &&
 		!now.Before(rs.CooldownUntil)
-}
-
-// components rebuilds the component statuses from the results, taking
-// criticality and weight from the config. A configured component without a
-// result is reported unhealthy rather than silently dropped, so a prober bug
-// cannot make an integration look healthy.
-func components(cfg config.Integration, results []probe.Result) ([]ComponentStatus, []float64) {
-	byName := make(map[string]config.Component, len(cfg.Components))
-	for _, c := range cfg.Components {
-		byName[c.Name] = c
-	}
-	seen := make(map[string]bool, len(results))
-	comps := make([]ComponentStatus, 0, max(len(results), len(cfg.Components)))
-	weights := make([]float64, 0, cap(comps))
-	add := func(r probe.Result) {
-		c, known := byName[r.Component]
-		critical, weight := true, 1.0
-		if known {
-			critical, weight = c.IsCritical(), c.Weight
-		}
-		comps = append(comps, ComponentStatus{
-			Name:         r.Component,
-			Healthy:      r.Healthy,
-			Critical:     critical,
-			LatencyMs:    ms(r.Latency),
-			Score:        Score(r, cfg.Thresholds),
-			Error:        r.Error,
-			Metrics:      r.Metrics,
-			CertDaysLeft: r.CertDaysLeft,
-		})
-		weights = append(weights, weight)
-	}
-	for _, r := range results {
-		seen[r.Component] = true
-		add(r)
-	}
-	for _, c := range cfg.Components {
-		if !seen[c.Name] {
-			add(probe.Result{Component: c.Name, Error: "no probe result"})
-		}
-	}
-	return comps, weights
-}
-
-// assess classifies a check (SPEC §3): failed when a critical component is
-// unhealthy; degraded when only non-critical ones are, when a healthy one is
-// slower than LatencyCritical, when its certificate expires within
-// CertCriticalDays (it still serves, but will not for long), or when a number
-// it publishes from its body is over that metric's critical limit (memory
-// about to run out); ok otherwise.
-func assess(comps []ComponentStatus, th config.Thresholds, limits map[string]map[string]float64) assessment {
-	var critical, other, slow []string
-	crit := ms(th.LatencyCritical.D())
-	for _, c := range comps {
-		switch {
-		case !c.Healthy && c.Critical:
-			critical = append(critical, fmt.Sprintf("critical component %q unhealthy%s", c.Name, reason(c.Error)))
-		case !c.Healthy:
-			other = append(other, fmt.Sprintf("non-critical component %q unhealthy%s", c.Name, reason(c.Error)))
-		case c.LatencyMs > crit:
-			slow = append(slow, fmt.Sprintf("component %q latency %v over critical %v",
-				c.Name, time.Duration(c.LatencyMs*float64(time.Millisecond)), th.LatencyCritical.D()))
-		case c.CertDaysLeft != nil && th.CertCriticalDays > 0 && *c.CertDaysLeft <= float64(th.CertCriticalDays):
-			slow = append(slow, fmt.Sprintf("component %q certificate expires in %.1f days (critical at %d)",
-				c.Name, *c.CertDaysLeft, th.CertCriticalDays))
-		default:
-			slow = append(slow, overLimits(c, limits[c.Name])...)
-		}
-	}
-	switch {
-	case len(critical) > 0:
-		return assessment{condFailed, strings.Join(critical, "; ")}
-	case len(other)+len(slow) > 0:
-		return assessment{condDegraded, strings.Join(append(other, slow...), "; ")}
-	}
-	return assessment{condOK, "all components healthy"}
-}
-
-// metricLimits maps component name → extracted metric name → critical limit,
-// for the metrics that have one.
-func metricLimits(cfg config.Integration) map[string]map[string]float64 {
-	var out map[string]map[string]float64
-	for _, c := range cfg.Components {
-		if c.HTTP == nil {
-			continue
-		}
-		for _, m := range c.HTTP.Metrics {
-			if m.Critical == nil {
-				continue
-			}
-			if out == nil {
-				out = map[string]map[string]float64{}
-			}
-			if out[c.Name] == nil {
-				out[c.Name] = map[string]float64{}
-			}
-			out[c.Name][m.Name] = *m.Critical
-		}
-	}
-	return out
-}
-
-// overLimits names the component's metrics above their critical limits, in
-// name order so causes are stable.
-func overLimits(c ComponentStatus, limits map[string]float64) []string {
-	var names []string
-	for name, limit := range limits {
-		if v, ok := c.Metrics[name]; ok && v > limit {
-			names = append(names, name)
-		}
-	}
-	slices.Sort(names)
-	out := make([]string, 0, len(names))
-	for _, name := range names {
-		out = append(out, fmt.Sprintf("component %q %s %g over critical %g", c.Name, name, c.Metrics[name], limits[name]))
-	}
-	return out
-}
-
-func reason(err string) string {
-	if err == "" {
-		return ""
-	}
-	return ": " + err
-}
-
-// errorMessage joins the errors of the unhealthy components, "" when all are
-// healthy.
-func errorMessage(comps []ComponentStatus) string {
-	var parts []string
-	for _, c := range comps {
-		if !c.Healthy {
-			msg := c.Error
-			if msg == "" {
-				msg = "unhealthy"
-			}
-			parts = append(parts, c.Name+": "+msg)
-		}
-	}
-	return strings.Join(parts, "; ")
 }
 
 // step runs the state machine for one check on rec (whose consecutive
 // counters already include the check) and returns the transitions made.
-func step(rec *Record, as assessment, th config.Thresholds, now time.Time) []Transition {
+func step(rec *Record, v Verdict, th config.Thresholds, now time.Time) []Transition {
 	var trans []Transition
 	move := func(to State, cause string) {
-		trans = append(trans, Transition{From: rec.State, To: to, At: now, Cause: cause})
+		trans = append(trans, Transition{From: rec.State, To: to, At: now, Cause: bound.Text(cause, bound.Cause)})
 		enter(rec, to, now)
 	}
-	okEnough := as.cond == condOK && rec.ConsecutiveSuccesses >= th.SuccessThreshold
+	okEnough := v.Healthy() && rec.ConsecutiveSuccesses >= th.SuccessThreshold
 
 	if rec.State == Uninitialized {
 		rec.TotalInitializations++
@@ -292,45 +177,45 @@ func step(rec *Record, as assessment, th config.Thresholds, now time.Time) []Tra
 		switch {
 		case okEnough:
 			rec.SuccessfulInitializations++
-			move(Active, fmt.Sprintf("initialized: %s (%d consecutive successes)", as.cause, rec.ConsecutiveSuccesses))
-		case as.cond != condOK && rec.ConsecutiveFailures >= th.FailureCritical:
+			move(Active, fmt.Sprintf("initialized: %s (%d consecutive successes)", v.Cause, rec.ConsecutiveSuccesses))
+		case !v.Healthy() && rec.ConsecutiveFailures >= th.FailureCritical:
 			// SPEC §3 defines FAILED as a critical component down; an
 			// initialization that fails only on non-critical components or
 			// latency lands in DEGRADED, and counts as failed either way.
 			rec.FailedInitializations++
 			to := Failed
-			if as.cond == condDegraded {
+			if v.Condition == ConditionDegraded {
 				to = Degraded
 			}
-			move(to, fmt.Sprintf("initialization failed after %d consecutive failures: %s", rec.ConsecutiveFailures, as.cause))
+			move(to, fmt.Sprintf("initialization failed after %d consecutive failures: %s", rec.ConsecutiveFailures, v.Cause))
 		}
 	case Active:
-		switch as.cond {
-		case condFailed:
-			move(Failed, as.cause)
-		case condDegraded:
-			move(Degraded, as.cause)
+		switch v.Condition {
+		case ConditionFailed:
+			move(Failed, v.Cause)
+		case ConditionDegraded:
+			move(Degraded, v.Cause)
 		}
 	case Degraded:
 		switch {
-		case as.cond == condFailed:
-			move(Failed, as.cause)
+		case v.Condition == ConditionFailed:
+			move(Failed, v.Cause)
 		case okEnough:
-			move(Active, recoveredCause(as, rec.ConsecutiveSuccesses))
+			move(Active, recoveredCause(v, rec.ConsecutiveSuccesses))
 		}
 	case Failed:
 		switch {
-		case as.cond == condDegraded:
-			move(Degraded, as.cause)
+		case v.Condition == ConditionDegraded:
+			move(Degraded, v.Cause)
 		case okEnough:
-			move(Active, recoveredCause(as, rec.ConsecutiveSuccesses))
+			move(Active, recoveredCause(v, rec.ConsecutiveSuccesses))
 		}
 	}
 	return trans
 }
 
-func recoveredCause(as assessment, successes int) string {
-	return fmt.Sprintf("%s (%d consecutive successes)", as.cause, successes)
+func recoveredCause(v Verdict, successes int) string {
+	return fmt.Sprintf("%s (%d consecutive successes)", v.Cause, successes)
 }
 
 // enter sets rec.State to to and keeps the uptime start in step: uptime

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigil-monitor/vigil/internal/bound"
 	"github.com/vigil-monitor/vigil/internal/config"
 )
 
@@ -33,8 +34,7 @@ type AttemptReport struct {
 // ApplyExhausted.
 func ApplyAttempt(prev Record, a AttemptReport, integ config.Integration, now time.Time) (Record, []Transition, bool) {
 	rs := prev.Recovery
-	if a.IncidentID == "" || a.IncidentID != rs.IncidentID || a.Attempt <= rs.Attempt ||
-		rs.LastOutcome == RecoverySucceeded || rs.LastOutcome == RecoveryExhausted {
+	if a.IncidentID == "" || a.IncidentID != rs.IncidentID || a.Attempt <= rs.Attempt || rs.Closed() {
 		return prev, nil, false
 	}
 	rec := prev
@@ -47,7 +47,7 @@ func ApplyAttempt(prev Record, a AttemptReport, integ config.Integration, now ti
 	r.Attempt = a.Attempt
 	r.LastAttemptAt = now
 	r.LastDurationMs = ms(a.Duration)
-	r.LastError = a.Error
+	r.LastError = bound.Text(a.Error, bound.Message)
 	rec.RecoveryAttempts++
 
 	if !a.Healthy {
@@ -76,12 +76,59 @@ func ApplyAttempt(prev Record, a AttemptReport, integ config.Integration, now ti
 // "exhausted" and starts the cooldown (now + recovery.cooldown) during which
 // no new recovery is decided. The state is left as it is (normally FAILED).
 // It is idempotent: it applies only to the current incident and only once,
-// and never to an incident that already succeeded; otherwise prev is returned
+// and never to an incident that has ended otherwise; then prev is returned
 // with false.
 func ApplyExhausted(prev Record, incidentID string, integ config.Integration, now time.Time) (Record, bool) {
+	return closeIncident(prev, incidentID, RecoveryExhausted, "", integ, now)
+}
+
+// ExecutionEnd is how Step Functions reports a recovery execution that is
+// no longer running, or that it no longer knows.
+type ExecutionEnd string
+
+// Execution ends, as DescribeExecution's status names them, and Missing for
+// an execution Step Functions does not know.
+const (
+	ExecutionSucceeded ExecutionEnd = "SUCCEEDED"
+	ExecutionFailed    ExecutionEnd = "FAILED"
+	ExecutionTimedOut  ExecutionEnd = "TIMED_OUT"
+	ExecutionAborted   ExecutionEnd = "ABORTED"
+	ExecutionMissing   ExecutionEnd = "MISSING"
+)
+
+// ApplyExecutionEnd closes an incident whose execution ended without
+// recording its outcome — stopped by an operator, timed out, failed where no
+// Catch records it, or its function killed before its last write — so no
+// record waits on an execution that has ended. It counts the recovery, clears
+// Pending and InProgress and records the outcome (aborted, timed_out,
+// execution_failed; succeeded when the execution did); any end but success
+// starts the cooldown, after which an integration still due opens a new
+// incident under a new name.
+//
+// Like ApplyExhausted it applies only to the current, still open incident and
+// only once; otherwise prev is returned with false.
+func ApplyExecutionEnd(prev Record, incidentID string, end ExecutionEnd, integ config.Integration, now time.Time) (Record, bool) {
+	outcome := RecoveryAborted
+	switch end {
+	case ExecutionSucceeded:
+		outcome = RecoverySucceeded
+	case ExecutionFailed:
+		outcome = RecoveryExecutionFailed
+	case ExecutionTimedOut:
+		outcome = RecoveryTimedOut
+	}
+	why := fmt.Sprintf("execution %s ended %s without recording its outcome", prev.Recovery.ExecutionName, end)
+	if end == ExecutionMissing {
+		why = fmt.Sprintf("execution %s is not known to Step Functions", prev.Recovery.ExecutionName)
+	}
+	return closeIncident(prev, incidentID, outcome, why, integ, now)
+}
+
+// closeIncident ends the current open incident with outcome: counted once,
+// the cooldown started unless it succeeded.
+func closeIncident(prev Record, incidentID, outcome, why string, integ config.Integration, now time.Time) (Record, bool) {
 	rs := prev.Recovery
-	if incidentID == "" || incidentID != rs.IncidentID ||
-		rs.LastOutcome == RecoveryExhausted || rs.LastOutcome == RecoverySucceeded {
+	if incidentID == "" || incidentID != rs.IncidentID || rs.Closed() {
 		return prev, false
 	}
 	rec := prev
@@ -89,13 +136,71 @@ func ApplyExhausted(prev Record, incidentID string, integ config.Integration, no
 	r := &rec.Recovery
 	r.InProgress = false
 	r.Pending = false
-	r.LastOutcome = RecoveryExhausted
+	r.LastOutcome = outcome
+	if why != "" {
+		r.LastError = why
+	}
+	if outcome == RecoverySucceeded {
+		rec.SuccessfulRecoveries++
+		return rec, true
+	}
 	var cooldown time.Duration
 	if integ.Recovery != nil {
 		cooldown = integ.Recovery.Cooldown.D()
 	}
 	r.CooldownUntil = now.Add(cooldown)
 	return rec, true
+}
+
+// Timing of the recovery workflow (statemachine/recovery.asl.json); the
+// recovery package's tests hold the definition to these numbers.
+const (
+	// TaskTimeout bounds each Task state's Lambda invocation: the Recovery
+	// function's own 60 s timeout plus the invocation's overhead.
+	TaskTimeout = 70 * time.Second
+	// LambdaRetryWaits is the sum of the Retry intervals on Lambda's
+	// transient errors: 2 s doubling, 6 retries.
+	LambdaRetryWaits = (2 + 4 + 8 + 16 + 32 + 64) * time.Second
+	// AttemptBudget is the longest one attempt can take: the Attempt task
+	// and, when it fails, the RecordError task, each with its retries.
+	AttemptBudget = 2 * (TaskTimeout + LambdaRetryWaits)
+)
+
+// MaxRecoveryRun is the longest an execution under cfg can run: every
+// attempt at its budget, every backoff at its cap, and the Exhausted task.
+// The state machine's TimeoutSeconds is MaxRecoveryRun at the config's
+// limits, so no execution outlives it.
+func MaxRecoveryRun(cfg config.Recovery) time.Duration {
+	n := max(cfg.MaxAttempts, 1)
+	waits := time.Duration(0)
+	for attempt := 1; attempt < n; attempt++ {
+		// A Wait state waits the delay rounded up to whole seconds, at
+		// least 1: never a second more than this.
+		waits += NextDelay(cfg, attempt, 1) + time.Second
+	}
+	return time.Duration(n)*AttemptBudget + waits + TaskTimeout + LambdaRetryWaits
+}
+
+// Stalled reports whether a running incident has recorded nothing for longer
+// than its workflow can go quiet: the longest backoff wait under cfg (nil:
+// the config's cap) plus one task. The check then asks Step Functions whether
+// the execution still runs. Asking early costs a request, never a recovery:
+// only an execution Step Functions reports ended is closed.
+func Stalled(rs RecoveryStatus, cfg *config.Recovery, now time.Time) bool {
+	if !rs.InProgress {
+		return false
+	}
+	last := rs.LastAttemptAt
+	for _, t := range []time.Time{rs.StartedAt, rs.DecidedAt} {
+		if t.After(last) {
+			last = t
+		}
+	}
+	maxDelay := config.MaxMaxDelay
+	if cfg != nil {
+		maxDelay = cfg.MaxDelay.D()
+	}
+	return now.After(last.Add(maxDelay + TaskTimeout))
 }
 
 // NextDelay is the wait before attempt+1, after attempt (1-based) failed:

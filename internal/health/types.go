@@ -4,7 +4,11 @@
 // arguments.
 package health
 
-import "time"
+import (
+	"time"
+
+	"github.com/vigil-monitor/vigil/internal/probe"
+)
 
 // State is an integration's lifecycle state.
 type State string
@@ -45,12 +49,15 @@ func (s State) Valid() bool {
 
 // ComponentStatus is the last observed result of one component.
 type ComponentStatus struct {
-	Name         string             `json:"name"`
-	Healthy      bool               `json:"healthy"`
-	Critical     bool               `json:"critical"`
-	LatencyMs    float64            `json:"latency_ms"`
-	Score        float64            `json:"score"`
-	Error        string             `json:"error,omitempty"`
+	Name      string  `json:"name"`
+	Healthy   bool    `json:"healthy"`
+	Critical  bool    `json:"critical"`
+	LatencyMs float64 `json:"latency_ms"`
+	Score     float64 `json:"score"`
+	Error     string  `json:"error,omitempty"`
+	// Side is whose fault an unhealthy result points at (probe.Side*);
+	// empty when healthy.
+	Side         probe.Side         `json:"side,omitempty"`
 	Metrics      map[string]float64 `json:"metrics,omitempty"`
 	CertDaysLeft *float64           `json:"cert_days_left,omitempty"`
 }
@@ -95,13 +102,30 @@ type RecoveryStatus struct {
 	StartedAt     time.Time `json:"started_at,omitzero" dynamodbav:"started_at,omitempty"`
 	// Attempt is the last attempt applied for IncidentID; an attempt number at
 	// or below it is a duplicate delivery and is not counted again.
-	Attempt        int       `json:"attempt" dynamodbav:"attempt"`
-	LastOutcome    string    `json:"last_outcome,omitempty" dynamodbav:"last_outcome,omitempty"` // succeeded | failed | exhausted
+	Attempt int `json:"attempt" dynamodbav:"attempt"`
+	// LastOutcome is the last attempt's outcome while the incident is open
+	// (failed), then how it ended: succeeded, exhausted, not-needed, or —
+	// for an execution that ended without recording it — aborted,
+	// timed_out or execution_failed.
+	LastOutcome    string    `json:"last_outcome,omitempty" dynamodbav:"last_outcome,omitempty"`
 	LastAttemptAt  time.Time `json:"last_attempt_at,omitzero" dynamodbav:"last_attempt_at,omitempty"`
 	LastDurationMs float64   `json:"last_duration_ms,omitempty" dynamodbav:"last_duration_ms,omitempty"`
 	LastError      string    `json:"last_error,omitempty" dynamodbav:"last_error,omitempty"`
 	CooldownUntil  time.Time `json:"cooldown_until,omitzero" dynamodbav:"cooldown_until,omitempty"`
 	StartFailures  int       `json:"start_failures,omitempty" dynamodbav:"start_failures,omitempty"`
+}
+
+// Open reports whether an incident is waiting on its execution: decided and
+// not yet started, or running.
+func (rs RecoveryStatus) Open() bool { return rs.Pending || rs.InProgress }
+
+// Closed reports whether the current incident has ended, however it ended.
+func (rs RecoveryStatus) Closed() bool {
+	switch rs.LastOutcome {
+	case RecoverySucceeded, RecoveryExhausted, RecoveryNotNeeded, RecoveryAborted, RecoveryTimedOut, RecoveryExecutionFailed:
+		return true
+	}
+	return false
 }
 
 // Record is the persisted state of one integration: one DynamoDB item.
@@ -130,6 +154,12 @@ type Record struct {
 	LastHealthCheck           time.Time  `json:"last_health_check,omitzero" dynamodbav:"last_health_check,omitempty"`
 	ErrorMessage              string     `json:"error_message,omitempty" dynamodbav:"error_message,omitempty"`
 	StaleTicks                int        `json:"stale_ticks,omitempty" dynamodbav:"stale_ticks,omitempty"`
+	// Inconclusive is why the last check could not judge the targets (a
+	// fault on the checker's side); empty after a conclusive check.
+	// InconclusiveChecks counts such checks: they change no state, counter
+	// or availability, and never start a recovery.
+	Inconclusive       string `json:"inconclusive,omitempty" dynamodbav:"inconclusive,omitempty"`
+	InconclusiveChecks int    `json:"inconclusive_checks,omitempty" dynamodbav:"inconclusive_checks,omitempty"`
 
 	// History is the most recent transitions, oldest first (bounded; older
 	// entries live in TTL'd history items).

@@ -80,10 +80,23 @@ func TestBootstrapsAnswerSampleEvents(t *testing.T) {
 		t.Fatalf("stored: %d checks, %v", rec.HealthChecksPerformed, err)
 	}
 
+	// A manual check is keyed by the invocation time: a new tick, applied.
+	r = decode(invoke(HealthCheck, "healthcheck-manual.json"))
+	if r.Integrations[0].Outcome != "applied" {
+		t.Fatalf("manual check: %+v", r.Integrations[0])
+	}
 	// An unknown integration is a function error that names it.
-	out, err := s.Invoke(ctx, HealthCheck, []byte(`{"integrations":["no-such-bridge"]}`))
+	out, err := s.Invoke(ctx, HealthCheck, []byte(`{"manual":true,"integrations":["no-such-bridge"]}`))
 	if err != nil || !bytes.Contains(out, []byte("errorMessage")) || !bytes.Contains(out, []byte("no-such-bridge")) {
 		t.Fatalf("unknown integration answered %s, %v", out, err)
+	}
+	// An event that is no check at all is refused, and changes nothing.
+	out, err = s.Invoke(ctx, HealthCheck, []byte(`{}`))
+	if err != nil || !bytes.Contains(out, []byte("refused event")) {
+		t.Fatalf("{} answered %s, %v", out, err)
+	}
+	if rec, err := s.Record(ctx, "agent-bridge"); err != nil || rec.HealthChecksPerformed != 2 {
+		t.Fatalf("stored after the refused event: %d checks, %v", rec.HealthChecksPerformed, err)
 	}
 
 	// The sample recovery event names an incident that is not current here:

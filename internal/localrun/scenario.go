@@ -157,10 +157,20 @@ func (s *Stack) Demo(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "Tick %d delivered a second time: outcome %q (counted once)\n\n", n, dup.Integrations[0].Outcome)
+	fmt.Fprintf(w, "Tick %d delivered a second time: outcome %q (counted once)\n", n, dup.Integrations[0].Outcome)
 	if dup.Integrations[0].Outcome != "duplicate" {
 		return fmt.Errorf("localrun: duplicate tick was %q", dup.Integrations[0].Outcome)
 	}
+	// Events that are no check change nothing, and say why.
+	refused, err := s.Invoke(ctx, HealthCheck, []byte(`{"scheduled_time":"9999-12-31T00:00:00Z"}`))
+	if err != nil {
+		return err
+	}
+	var fnErr struct{ ErrorMessage string }
+	if json.Unmarshal(refused, &fnErr) != nil || !strings.Contains(fnErr.ErrorMessage, "refused event") {
+		return fmt.Errorf("localrun: a far-future tick was not refused: %s", refused)
+	}
+	fmt.Fprintf(w, "A tick of 9999-12-31 is refused, nothing probed or written: %s\n\n", fnErr.ErrorMessage)
 
 	hist, err := s.waitExecution(ctx, exec, 3*time.Minute)
 	if err != nil {

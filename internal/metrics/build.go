@@ -17,14 +17,16 @@ import (
 //
 // When at is before rec.LastTick the check was stale (Evaluate ignored it and
 // the newer state has been published already): only StaleTicks = 1 is
-// returned. The caller should not publish a Duplicate outcome at all, since
+// returned, without dimension. The caller should not publish a Duplicate outcome at all, since
 // CloudWatch would count its samples twice.
 func ForCheck(integ config.Integration, rec health.Record, results []probe.Result, at time.Time) []types.MetricDatum {
 	name := integ.Name
 	ts := aws.Time(at)
 	dimI := []types.Dimension{{Name: aws.String(DimIntegration), Value: aws.String(name)}}
 	if !rec.LastTick.IsZero() && at.Before(rec.LastTick) {
-		return []types.MetricDatum{datum(MetricStaleTicks, dimI, 1, types.StandardUnitCount, ts)}
+		// No dimension: one stack-level alarm watches it; the record's
+		// stale_ticks counter and the log name the integration.
+		return []types.MetricDatum{datum(MetricStaleTicks, nil, 1, types.StandardUnitCount, ts)}
 	}
 
 	n := 5 + len(results)*2
@@ -91,6 +93,17 @@ func Heartbeat(at time.Time, publishFailures int) []types.MetricDatum {
 		out = append(out, datum(MetricPublishFailures, nil, float64(publishFailures), types.StandardUnitCount, ts))
 	}
 	return out
+}
+
+// CheckerImpaired returns the CheckerImpaired datum when n > 0 integrations'
+// checks were inconclusive in this invocation (a fault on the checker's
+// side), and nothing otherwise: like StaleTicks, it exists only when it
+// happens, and its alarm treats missing data as fine.
+func CheckerImpaired(at time.Time, n int) []types.MetricDatum {
+	if n <= 0 {
+		return nil
+	}
+	return []types.MetricDatum{datum(MetricCheckerImpaired, nil, float64(n), types.StandardUnitCount, aws.Time(at))}
 }
 
 // RecoveryEvent is a recovery milestone published as metrics.

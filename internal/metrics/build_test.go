@@ -134,7 +134,7 @@ func TestForCheck(t *testing.T) {
 		{
 			name:  "stale tick publishes only StaleTicks",
 			integ: integration(true), rec: rec, results: results, at: tick.Add(-time.Minute),
-			want: []string{"StaleTicks{Integration=agent-bridge}=1 Count"},
+			want: []string{"StaleTicks=1 Count"},
 		},
 	}
 	for _, tt := range tests {
@@ -215,6 +215,7 @@ func TestNamesMatchBuilders(t *testing.T) {
 	all = append(all, ForCheck(integ, health.Record{LastTick: tick}, []probe.Result{{Component: "orchestrator", CertDaysLeft: ptr(3.0)}}, tick)...)
 	all = append(all, ForCheck(integ, health.Record{LastTick: tick}, nil, tick.Add(-time.Second))...)
 	all = append(all, Heartbeat(tick, 1)...)
+	all = append(all, CheckerImpaired(tick, 2)...)
 	for _, ev := range []RecoveryEvent{Started, Succeeded, Failed} {
 		all = append(all, ForRecovery("b", ev, time.Second, tick)...)
 	}
@@ -239,6 +240,18 @@ func TestNamesMatchBuilders(t *testing.T) {
 		if !seen[name] {
 			t.Errorf("%s in Names but never emitted", name)
 		}
+	}
+}
+
+// CheckerImpaired exists only when a check was inconclusive, counting the
+// integrations, with no dimension.
+func TestCheckerImpaired(t *testing.T) {
+	if got := CheckerImpaired(tick, 0); got != nil {
+		t.Fatalf("nothing inconclusive: %v", got)
+	}
+	got := CheckerImpaired(tick, 3)
+	if len(got) != 1 || aws.ToString(got[0].MetricName) != MetricCheckerImpaired || aws.ToFloat64(got[0].Value) != 3 || len(got[0].Dimensions) != 0 {
+		t.Fatalf("CheckerImpaired = %+v", got)
 	}
 }
 

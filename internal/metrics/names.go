@@ -22,11 +22,12 @@ const (
 	MetricState               = "State"               // None, health.State.Code()
 	MetricConsecutiveFailures = "ConsecutiveFailures" // Count
 	MetricCheckDuration       = "CheckDuration"       // Milliseconds, wall time of the integration's probes
-	MetricStaleTicks          = "StaleTicks"          // Count, only when a stale tick was seen
 
 	// No dimensions.
 	MetricHeartbeat       = "Heartbeat"              // Count, 1 per invocation
 	MetricPublishFailures = "MetricsPublishFailures" // Count, only when > 0
+	MetricCheckerImpaired = "CheckerImpaired"        // Count of integrations whose check was inconclusive, only when > 0
+	MetricStaleTicks      = "StaleTicks"             // Count, only when a stale tick was seen (one alarm for the stack)
 
 	// Per component (dimensions Integration, Component), only when the
 	// integration enables component_metrics.
@@ -66,9 +67,10 @@ var Names = []Name{
 	{MetricState, dimsIntegration, types.StandardUnitNone},
 	{MetricConsecutiveFailures, dimsIntegration, types.StandardUnitCount},
 	{MetricCheckDuration, dimsIntegration, types.StandardUnitMilliseconds},
-	{MetricStaleTicks, dimsIntegration, types.StandardUnitCount},
 	{MetricHeartbeat, nil, types.StandardUnitCount},
 	{MetricPublishFailures, nil, types.StandardUnitCount},
+	{MetricCheckerImpaired, nil, types.StandardUnitCount},
+	{MetricStaleTicks, nil, types.StandardUnitCount},
 	{MetricComponentHealthy, dimsComponent, types.StandardUnitNone},
 	{MetricComponentLatency, dimsComponent, types.StandardUnitMilliseconds},
 	{MetricCertificateDaysLeft, dimsComponent, types.StandardUnitNone},

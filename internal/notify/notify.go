@@ -23,6 +23,14 @@ const (
 	KindRecoverySucceeded = "recovery_succeeded"
 	KindRecoveryFailed    = "recovery_failed"
 	KindRecoveryExhausted = "recovery_exhausted"
+	// KindRecoveryEnded: an execution ended without recording its outcome
+	// (stopped, timed out, failed unrecorded) and a check closed it.
+	KindRecoveryEnded = "recovery_ended"
+	// KindCheckerImpaired, KindCheckerRecovered: checks turned inconclusive
+	// through a fault on the checker's side, and conclusive again. They name
+	// no single integration.
+	KindCheckerImpaired  = "checker_impaired"
+	KindCheckerRecovered = "checker_recovered"
 )
 
 // Message attribute names subscribers may filter on.
@@ -138,6 +146,12 @@ func Summary(ev Event) (string, error) {
 		return fmt.Sprintf("%s recovery failed%s%s", name, attempt(ev), cause(ev)), nil
 	case KindRecoveryExhausted:
 		return fmt.Sprintf("%s recovery exhausted after %d attempts%s", name, ev.Attempt, cause(ev)), nil
+	case KindRecoveryEnded:
+		return fmt.Sprintf("%s recovery execution ended without recording its outcome%s", name, cause(ev)), nil
+	case KindCheckerImpaired:
+		return "Vigil's checker is impaired; checks are inconclusive and count nothing" + cause(ev), nil
+	case KindCheckerRecovered:
+		return "Vigil's checker works again" + cause(ev), nil
 	}
 	return "", fmt.Errorf("%w %q for %s", ErrUnknownKind, ev.Kind, name)
 }
@@ -157,6 +171,12 @@ func Subject(ev Event) string {
 		s = fmt.Sprintf("[Vigil] %s recovery failed%s", ev.Integration, attempt(ev))
 	case KindRecoveryExhausted:
 		s = fmt.Sprintf("[Vigil] %s recovery exhausted", ev.Integration)
+	case KindRecoveryEnded:
+		s = fmt.Sprintf("[Vigil] %s recovery ended unrecorded", ev.Integration)
+	case KindCheckerImpaired:
+		s = "[Vigil] checker impaired: checks inconclusive"
+	case KindCheckerRecovered:
+		s = "[Vigil] checker recovered"
 	default:
 		s = fmt.Sprintf("[Vigil] %s %s", ev.Integration, ev.Kind)
 	}

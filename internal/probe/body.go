@@ -4,17 +4,21 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
 
+	"github.com/vigil-monitor/vigil/internal/bound"
 	"github.com/vigil-monitor/vigil/internal/config"
 )
 
 // evaluateBody runs the assertions and extracts the metrics from an HTTP
 // body. It returns one reason per failure and the metrics it could read.
 // The body is decoded as JSON once, and only if a json_path needs it.
-func evaluateBody(body []byte, assertions []config.Assertion, metrics []config.ExtractedMetric) ([]string, map[string]float64) {
+// Values quoted from the body are bounded, secret header values redacted
+// from them first.
+func evaluateBody(body []byte, assertions []config.Assertion, metrics []config.ExtractedMetric, secret http.Header) ([]string, map[string]float64) {
 	var (
 		reasons []string
 		doc     any
@@ -28,7 +32,7 @@ func evaluateBody(body []byte, assertions []config.Assertion, metrics []config.E
 			decoded = true
 			if err := json.Unmarshal(body, &doc); err != nil {
 				jsonBad = true
-				reasons = append(reasons, fmt.Sprintf("body is not valid JSON: %s", err))
+				reasons = append(reasons, "body is not valid JSON: "+bound.Text(err.Error(), bound.Value))
 			}
 		}
 		if jsonBad {
@@ -49,7 +53,7 @@ func evaluateBody(body []byte, assertions []config.Assertion, metrics []config.E
 			case a.Equals != nil && !isScalar(v):
 				reasons = append(reasons, fmt.Sprintf("json_path %q is %s, want %q", a.JSONPath, kind(v), *a.Equals))
 			case a.Equals != nil && render(v) != *a.Equals:
-				reasons = append(reasons, fmt.Sprintf("json_path %q is %q, want %q", a.JSONPath, render(v), *a.Equals))
+				reasons = append(reasons, fmt.Sprintf("json_path %q is %s, want %q", a.JSONPath, quoteValue(render(v), secret), *a.Equals))
 			}
 		case a.Contains != "":
 			if !bytes.Contains(body, []byte(a.Contains)) {

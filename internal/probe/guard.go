@@ -10,7 +10,7 @@ import (
 	"github.com/vigil-monitor/vigil/internal/config"
 )
 
-// refusedError marks a dial the guard refused, so describe can report the
+// refusedError marks a dial the guard refused, so Classify can report the
 // guard's reason rather than the dial error wrapped around it.
 type refusedError struct{ err error }
 
@@ -21,8 +21,10 @@ func (e *refusedError) Unwrap() error { return e.err }
 // config.CheckAddr just before connecting. Config checks targets at load
 // time, but a name can resolve anywhere at dial time (DNS rebinding, a
 // record pointing at 169.254.169.254), and every redirect hop dials anew.
-func guardedDialer(allowLoopback, allowLinkLocal bool) *net.Dialer {
+// Names are looked up with r, or the system resolver when r is nil.
+func guardedDialer(allowLoopback, allowLinkLocal bool, r *net.Resolver) *net.Dialer {
 	return &net.Dialer{
+		Resolver: r,
 		// A probe connection lives for one probe; TCP keep-alive probes
 		// would never fire.
 		KeepAlive: -1,

@@ -37,7 +37,7 @@ func TestGuardedDialer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			conn, err := guardedDialer(tt.allowLoopback, tt.allowLinkLocal).DialContext(t.Context(), "tcp", tt.addr)
+			conn, err := guardedDialer(tt.allowLoopback, tt.allowLinkLocal, nil).DialContext(t.Context(), "tcp", tt.addr)
 			if tt.refused == "" {
 				if err != nil {
 					t.Fatalf("dial: %v", err)
@@ -53,8 +53,8 @@ func TestGuardedDialer(t *testing.T) {
 			if !errors.As(err, &refused) || !errors.Is(err, config.ErrRefusedDestination) {
 				t.Errorf("err = %v, want a refusal from the guard", err)
 			}
-			if got := describe(err, 0); !strings.Contains(got, tt.refused) {
-				t.Errorf("reason = %q, want it to contain %q", got, tt.refused)
+			if side, got := Classify(err, PhaseConnect, 0); side != SideTarget || !strings.Contains(got, tt.refused) {
+				t.Errorf("reason = %s %q, want target %q", side, got, tt.refused)
 			}
 		})
 	}

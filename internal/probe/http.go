@@ -3,8 +3,6 @@ package probe
 import (
 	"context"
 	"crypto/tls"
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -14,30 +12,37 @@ import (
 	"github.com/vigil-monitor/vigil/internal/config"
 )
 
-// errBodyTooLarge marks a body over maxBody. Its text is the Result.Error.
-var errBodyTooLarge = errors.New("body exceeds 1 MiB")
+// errBodyTooLarge marks a body over maxBody.
+var errBodyTooLarge = &reasonError{"exceeds the 1 MiB cap"}
 
 // ProbeHTTP sends the component's request and judges the response: status in
 // ExpectedStatus, then every assertion, then every extracted metric. All
 // failed assertions and metrics are reported, joined by "; ". Latency runs
 // from the start of the request to the end of the body. For https targets
-// CertDaysLeft is set whenever a response arrived.
+// CertDaysLeft is set whenever a response arrived. It uses the system
+// resolver; NewProbers(WithResolver(r)) gives one that uses r.
 func ProbeHTTP(ctx context.Context, c config.Component, headers http.Header) Result {
-	r := probeHTTP(ctx, c, headers)
+	return prober{}.http(ctx, c, headers)
+}
+
+func (p prober) http(ctx context.Context, c config.Component, headers http.Header) Result {
+	r := p.probeHTTP(ctx, c, headers)
 	r.Component = c.Name
 	r.Error = redact(r.Error, headers)
 	return r
 }
 
-func probeHTTP(ctx context.Context, c config.Component, extra http.Header) Result {
+func (p prober) probeHTTP(ctx context.Context, c config.Component, extra http.Header) Result {
 	ctx, cancel, budget := withTimeout(ctx, c)
 	defer cancel()
+	ctx, trace := withTracer(ctx)
 	s := httpSettings(c)
 
+	var r Result
 	start := time.Now()
-	fail := func(r Result, format string, args ...any) Result {
+	fail := func(phase string, err error) Result {
 		r.Latency = time.Since(start)
-		r.Error = fmt.Sprintf(format, args...)
+		r.fail(phase, err, budget)
 		return r
 	}
 
@@ -47,7 +52,7 @@ func probeHTTP(ctx context.Context, c config.Component, extra http.Header) Resul
 	}
 	req, err := http.NewRequestWithContext(ctx, s.Method, c.Target, body)
 	if err != nil {
-		return fail(Result{}, "invalid request: %s", describe(err, budget))
+		return fail(PhaseChecker, reasonf("invalid request: %s", networkText(err)))
 	}
 	req.Header = mergeHeaders(s.Headers, extra)
 	// net/http sends req.Host, never a Host entry in the header map.
@@ -59,36 +64,34 @@ func probeHTTP(ctx context.Context, c config.Component, extra http.Header) Resul
 		req.Header.Set("User-Agent", userAgent)
 	}
 
-	client := newHTTPClient(ctx, c, s.MaxRedirects, extra)
+	client := p.httpClient(ctx, c, s.MaxRedirects, extra)
 	resp, err := client.Do(req)
 	if err != nil {
-		return fail(Result{}, "%s", describe(err, budget))
+		return fail(trace.failure(err))
 	}
 	defer resp.Body.Close()
 
-	r := Result{StatusCode: resp.StatusCode, CertDaysLeft: certDaysLeft(resp.TLS)}
+	r.StatusCode = resp.StatusCode
+	r.CertDaysLeft = certDaysLeft(resp.TLS)
 	b, err := readBody(resp)
 	if err != nil {
-		if errors.Is(err, errBodyTooLarge) {
-			return fail(r, "%s", err)
-		}
-		return fail(r, "reading body: %s", describe(err, budget))
+		return fail(PhaseBody, err)
 	}
 	r.Latency = time.Since(start)
 
 	if !slices.Contains(s.ExpectedStatus, resp.StatusCode) {
 		if len(s.ExpectedStatus) == 1 {
-			r.Error = fmt.Sprintf("status %d, want %d", resp.StatusCode, s.ExpectedStatus[0])
+			r.fail(PhaseStatus, reasonf("status %d, want %d", resp.StatusCode, s.ExpectedStatus[0]), budget)
 		} else {
-			r.Error = fmt.Sprintf("status %d, want one of %v", resp.StatusCode, s.ExpectedStatus)
+			r.fail(PhaseStatus, reasonf("status %d, want one of %v", resp.StatusCode, s.ExpectedStatus), budget)
 		}
 		return r
 	}
 
-	reasons, metrics := evaluateBody(b, s.Assertions, s.Metrics)
+	reasons, metrics := evaluateBody(b, s.Assertions, s.Metrics, extra)
 	r.Metrics = metrics
 	if len(reasons) > 0 {
-		r.Error = strings.Join(reasons, "; ")
+		r.fail(PhaseAssertion, &reasonError{strings.Join(reasons, "; ")}, budget)
 		return r
 	}
 	r.Healthy = true
@@ -114,15 +117,15 @@ func httpSettings(c config.Component) config.HTTPProbe {
 	return s
 }
 
-// newHTTPClient builds a client whose every connection goes through the
+// httpClient builds a client whose every connection goes through the
 // guarded dialer, bound to ctx, and is used for one request only.
-func newHTTPClient(ctx context.Context, c config.Component, maxRedirects int, secret http.Header) *http.Client {
+func (p prober) httpClient(ctx context.Context, c config.Component, maxRedirects int, secret http.Header) *http.Client {
 	return &http.Client{
 		Transport: &http.Transport{
 			// No proxy: the guard must see the real destination, and a
 			// proxy from the environment would hide it.
 			Proxy:       nil,
-			DialContext: boundDial(ctx, guardedDialer(c.AllowLoopback, c.AllowLinkLocal)),
+			DialContext: boundDial(ctx, p.dialer(c)),
 			TLSClientConfig: &tls.Config{
 				InsecureSkipVerify: c.InsecureSkipVerify, // opted into per component (SPEC §10)
 				MinVersion:         tls.VersionTLS12,

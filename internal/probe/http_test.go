@@ -194,25 +194,25 @@ func TestProbeHTTP(t *testing.T) {
 		{
 			name:        "timeout waiting for response",
 			comp:        short(httpComponent(srv.URL+"/sleep", config.HTTPProbe{})),
-			errContains: "timeout after 200ms",
+			errContains: "response headers: timeout after 200ms",
 		},
 		{
 			name:        "slow body",
 			comp:        short(httpComponent(srv.URL+"/trickle", config.HTTPProbe{})),
 			status:      200,
-			errContains: "reading body: timeout after 200ms",
+			errContains: "body: timeout after 200ms",
 		},
 		{
 			name:        "oversized body",
 			comp:        httpComponent(srv.URL+"/big", config.HTTPProbe{}),
 			status:      200,
-			errContains: "body exceeds 1 MiB",
+			errContains: "body: exceeds the 1 MiB cap",
 		},
 		{
 			name:        "oversized declared body",
 			comp:        httpComponent(srv.URL+"/big-declared", config.HTTPProbe{}),
 			status:      200,
-			errContains: "body exceeds 1 MiB",
+			errContains: "body: exceeds the 1 MiB cap",
 		},
 		{
 			name:    "body of exactly 1 MiB",
@@ -385,11 +385,17 @@ func checkResult(t *testing.T, r Result, healthy bool, errContains string) {
 	if r.Healthy != healthy {
 		t.Errorf("Healthy = %t, want %t (Error %q)", r.Healthy, healthy, r.Error)
 	}
-	if healthy && r.Error != "" {
-		t.Errorf("Error = %q on a healthy result", r.Error)
+	if healthy && (r.Error != "" || r.Phase != "" || r.Side != "") {
+		t.Errorf("healthy result with Error %q, Phase %q, Side %q", r.Error, r.Phase, r.Side)
 	}
 	if !healthy && !strings.Contains(r.Error, errContains) {
 		t.Errorf("Error = %q, want it to contain %q", r.Error, errContains)
+	}
+	if !healthy && (r.Phase == "" || r.Side == "") {
+		t.Errorf("unhealthy result without Phase (%q) or Side (%q): %q", r.Phase, r.Side, r.Error)
+	}
+	if strings.Contains(r.Error, "://") {
+		t.Errorf("Error = %q quotes a URL", r.Error)
 	}
 	if r.Latency <= 0 {
 		t.Errorf("Latency = %v, want > 0", r.Latency)
@@ -407,7 +413,7 @@ func TestProbeHTTPTLS(t *testing.T) {
 		healthy     bool
 		errContains string
 	}{
-		{name: "untrusted certificate", errContains: "TLS certificate not accepted"},
+		{name: "untrusted certificate", errContains: "TLS handshake: certificate not accepted"},
 		{name: "verification off", insecure: true, healthy: true},
 	}
 	for _, tt := range tests {

@@ -2,17 +2,13 @@ package probe
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/vigil-monitor/vigil/internal/bound"
 	"github.com/vigil-monitor/vigil/internal/config"
 )
 
@@ -22,21 +18,46 @@ import (
 // A probe never returns a Go error: a failure is a Result with Healthy false.
 type ProbeFn func(ctx context.Context, c config.Component, headers http.Header) Result
 
-// NewProbers returns the probe for each component type, by config type name.
-// It returns a new map on each call, so a caller may add to it (a test probe,
-// say) without affecting anyone else.
+// NewProbers returns the probe for each component type, by config type name,
+// configured by opts. It returns a new map on each call, so a caller may add
+// to it (a test probe, say) without affecting anyone else.
 //
 // The probes share no state: each one builds its own connection and, for
 // http and websocket, its own http.Transport. That costs a little per probe
 // but means every probe measures a full connect and TLS handshake, no
 // connection outlives its probe (a frozen Lambda never resumes on a dead
 // keep-alive connection), and every dial is bound to the probe's deadline.
-func NewProbers() map[string]ProbeFn {
-	return map[string]ProbeFn{
-		config.TypeHTTP:      ProbeHTTP,
-		config.TypeWebSocket: ProbeWebSocket,
-		config.TypeTCP:       ProbeTCP,
+func NewProbers(opts ...Option) map[string]ProbeFn {
+	var p prober
+	for _, opt := range opts {
+		opt(&p)
 	}
+	return map[string]ProbeFn{
+		config.TypeHTTP:      p.http,
+		config.TypeWebSocket: p.webSocket,
+		config.TypeTCP:       p.tcp,
+	}
+}
+
+// Option configures the probes NewProbers returns.
+type Option func(*prober)
+
+// WithResolver makes every probe (http, websocket and tcp, redirect hops
+// included) look names up with r. The guard checks the addresses r returns,
+// as it does the system resolver's. nil, the default, is the system
+// resolver: Go's own on Lambda.
+func WithResolver(r *net.Resolver) Option {
+	return func(p *prober) { p.resolver = r }
+}
+
+// prober holds what the probes share: settings, never state.
+type prober struct {
+	resolver *net.Resolver // nil for the system resolver
+}
+
+// dialer returns the guarded dialer for c.
+func (p prober) dialer(c config.Component) *net.Dialer {
+	return guardedDialer(c.AllowLoopback, c.AllowLinkLocal, p.resolver)
 }
 
 const (
@@ -102,6 +123,12 @@ func redact(msg string, headers http.Header) string {
 	return msg
 }
 
+// quoteValue quotes a value taken from the target for a reason: secret
+// header values redacted first (a cut could split one), then bounded.
+func quoteValue(v string, secret http.Header) string {
+	return bound.Quote(redact(v, secret))
+}
+
 // redirectError explains why a redirect was not followed.
 type redirectError struct{ msg string }
 
@@ -131,48 +158,4 @@ func checkRedirect(limit int, secret http.Header) func(*http.Request, []*http.Re
 		}
 		return nil
 	}
-}
-
-// describe turns a dial, TLS or HTTP error into a short reason. It names the
-// cause rather than repeating the whole wrapped chain, which would carry the
-// full URL and internal detail a dashboard reader does not need.
-func describe(err error, budget time.Duration) string {
-	var (
-		refused  *refusedError
-		redirect *redirectError
-		certErr  *tls.CertificateVerificationError
-		alert    tls.AlertError
-		record   tls.RecordHeaderError
-		dnsErr   *net.DNSError
-		netErr   net.Error
-		urlErr   *url.Error
-	)
-	// The URL is in the config already; the cause is what matters.
-	cause := err
-	if errors.As(err, &urlErr) {
-		cause = urlErr.Err
-	}
-	switch {
-	case errors.As(err, &refused):
-		return refused.Error()
-	case errors.As(err, &redirect):
-		return redirect.Error()
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
-		return fmt.Sprintf("timeout after %s", budget)
-	case errors.Is(err, context.Canceled):
-		return "canceled before completion"
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection refused"
-	case errors.Is(err, syscall.ECONNRESET):
-		return "connection reset by peer"
-	case errors.As(err, &certErr):
-		return "TLS certificate not accepted: " + certErr.Err.Error()
-	case errors.As(err, &alert), errors.As(err, &record):
-		return "TLS handshake failed: " + cause.Error()
-	case errors.As(err, &dnsErr):
-		return fmt.Sprintf("DNS lookup of %s failed: %s", dnsErr.Name, dnsErr.Err)
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return "connection closed by the server before a complete response"
-	}
-	return cause.Error()
 }

@@ -3,21 +3,25 @@ package probe
 import (
 	"context"
 	"fmt"
-	"net/http"
+	"strings"
 	"sync"
 
+	"github.com/vigil-monitor/vigil/internal/bound"
 	"github.com/vigil-monitor/vigil/internal/config"
 )
 
 // Run probes every component concurrently, at most limit at a time, and
 // returns one Result per component in the order of comps. headers[i] holds
-// the resolved extra headers of comps[i]; headers may be shorter than comps,
-// or nil. A limit below 1 means no bound other than len(comps).
+// the secret headers of comps[i], as SecretHeaders returns them; headers may
+// be shorter than comps, or nil. A limit below 1 means no bound other than
+// len(comps).
 //
-// Run never fails as a whole: an unknown probe type, a probe that panics, or
-// a component whose turn comes after ctx ended each yield an unhealthy
-// Result saying so, and the other components are still probed.
-func Run(ctx context.Context, probers map[string]ProbeFn, comps []config.Component, headers []http.Header, limit int) []Result {
+// Run never fails as a whole: a component whose turn comes after ctx ended,
+// an unknown probe type, secret headers that could not be resolved, or a
+// probe that panics each yield an unhealthy Result on the checker's side
+// (PhaseChecker, SideChecker) saying so, and the other components are still
+// probed. Every Result.Error leaving Run is cut to bound.Error bytes.
+func Run(ctx context.Context, probers map[string]ProbeFn, comps []config.Component, headers []Headers, limit int) []Result {
 	results := make([]Result, len(comps))
 	if len(comps) == 0 {
 		return results
@@ -34,7 +38,7 @@ func Run(ctx context.Context, probers map[string]ProbeFn, comps []config.Compone
 	for range limit {
 		wg.Go(func() {
 			for i := range next {
-				var h http.Header
+				var h Headers
 				if i < len(headers) {
 					h = headers[i]
 				}
@@ -51,22 +55,40 @@ func Run(ctx context.Context, probers map[string]ProbeFn, comps []config.Compone
 }
 
 // runOne probes one component, turning a panic into an unhealthy Result so
-// one broken probe cannot take the whole check down.
-func runOne(ctx context.Context, probers map[string]ProbeFn, c config.Component, h http.Header) (r Result) {
+// one broken probe cannot take the whole check down. It is the one gate every
+// Result passes, so the bound on Error is applied here.
+func runOne(ctx context.Context, probers map[string]ProbeFn, c config.Component, h Headers) (r Result) {
 	defer func() {
 		if v := recover(); v != nil {
-			r = Result{Error: redact(fmt.Sprintf("probe panicked: %v", v), h)}
+			r = checkerResult("probe panicked: %s", redact(fmt.Sprint(v), h.Header))
 		}
 		r.Component = c.Name
+		r.Error = bound.Text(r.Error, bound.Error)
 	}()
 	if err := ctx.Err(); err != nil {
 		// The check ran out of time before this component's turn; say so
 		// rather than report a timeout the target did not cause.
-		return Result{Error: fmt.Sprintf("not probed: check ended before its turn (%s)", err)}
+		return checkerResult("not probed: check ended before its turn (%s)", err)
 	}
 	fn, ok := probers[c.Type]
 	if !ok || fn == nil {
-		return Result{Error: fmt.Sprintf("unknown probe type %q", c.Type)}
+		return checkerResult("unknown probe type %q", c.Type)
 	}
-	return fn(ctx, c, h)
+	if len(h.Unresolved) > 0 {
+		return checkerResult("%s could not be resolved", secretNames(h.Unresolved))
+	}
+	return fn(ctx, c, h.Header)
+}
+
+// secretNames words the unresolved secret headers: `secret header "A"`,
+// `secret headers "A", "B"`.
+func secretNames(names []string) string {
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = fmt.Sprintf("%q", n)
+	}
+	if len(names) == 1 {
+		return "secret header " + quoted[0]
+	}
+	return "secret headers " + strings.Join(quoted, ", ")
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-monitor/vigil/internal/bound"
 	"github.com/vigil-monitor/vigil/internal/config"
 )
 
@@ -51,7 +52,7 @@ func TestRun(t *testing.T) {
 		config.Component{Name: "broken", Type: "panics"},
 	)
 	// Headers for the first component only: the rest must cope with none.
-	headers := []http.Header{{"Authorization": {"Bearer x"}}}
+	headers := []Headers{{Header: http.Header{"Authorization": {"Bearer x"}}}}
 
 	const limit = 3
 	results := Run(t.Context(), probers, comps, headers, limit)
@@ -74,11 +75,14 @@ func TestRun(t *testing.T) {
 	if got := maxInFlight.Load(); got > limit || got < 1 {
 		t.Errorf("max in flight = %d, want between 1 and %d", got, limit)
 	}
-	if r := results[12]; r.Healthy || !strings.Contains(r.Error, `unknown probe type "gopher"`) {
+	if r := results[12]; r.Healthy || r.Error != `checker: unknown probe type "gopher"` || r.Phase != PhaseChecker || r.Side != SideChecker {
 		t.Errorf("unknown type: %+v", r)
 	}
-	if r := results[13]; r.Healthy || !strings.Contains(r.Error, "probe panicked: probe bug") {
+	if r := results[13]; r.Healthy || r.Error != "checker: probe panicked: probe bug" || r.Phase != PhaseChecker || r.Side != SideChecker {
 		t.Errorf("panicking probe: %+v", r)
+	}
+	if r := results[3]; r.Phase != PhaseStatus || r.Side != SideTarget || !strings.Contains(r.Error, "status 503") {
+		t.Errorf("down component: %+v", r)
 	}
 }
 
@@ -123,7 +127,69 @@ func TestRunEdgeCases(t *testing.T) {
 				if r.Healthy || !strings.Contains(r.Error, tt.want[i]) || r.Component != tt.comps[i].Name {
 					t.Errorf("results[%d] = %+v, want unhealthy %q", i, r, tt.want[i])
 				}
+				if r.Phase != PhaseChecker || r.Side != SideChecker {
+					t.Errorf("results[%d] Phase, Side = %q, %q, want the checker's", i, r.Phase, r.Side)
+				}
 			}
 		})
+	}
+}
+
+// TestRunBoundsErrors checks every Error leaving Run fits bound.Error and
+// still says what failed, and that a secret echoed in a long value is
+// redacted before any cut could split it.
+func TestRunBoundsErrors(t *testing.T) {
+	huge := strings.Repeat("x", 450<<10)
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/huge":
+			fmt.Fprintf(w, `{"status":%q}`, huge)
+		case "/echo":
+			fmt.Fprintf(w, `{"token":%q}`, strings.Repeat("a", 40)+r.Header.Get("Authorization"))
+		}
+	}))
+	probers := NewProbers()
+	probers["panics"] = func(context.Context, config.Component, http.Header) Result {
+		panic(huge)
+	}
+	assert := func(path string) config.Component {
+		c := httpComponent(srv.URL+path, config.HTTPProbe{Assertions: []config.Assertion{{JSONPath: "status", Equals: ptr("up")}, {JSONPath: "token", Equals: ptr("x")}}})
+		c.Name = strings.TrimPrefix(path, "/")
+		return c
+	}
+	comps := []config.Component{
+		assert("/huge"),
+		assert("/echo"),
+		{Name: "panics", Type: "panics"},
+		{Name: "long-type", Type: huge},
+	}
+	headers := []Headers{1: {Header: http.Header{"Authorization": {secretValue}}}}
+	results := Run(t.Context(), probers, comps, headers, 0)
+
+	tests := []struct {
+		errContains string
+		phase       string
+	}{
+		{`assertion: json_path "status" is "xxxx`, PhaseAssertion},
+		{`json_path "token" is "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa[redacted]", want "x"`, PhaseAssertion},
+		{"checker: probe panicked: xxxx", PhaseChecker},
+		{"checker: unknown probe type", PhaseChecker},
+	}
+	for i, tt := range tests {
+		r := results[i]
+		if len(r.Error) > bound.Error {
+			t.Errorf("%s: Error is %d bytes, want at most %d", r.Component, len(r.Error), bound.Error)
+		}
+		if r.Healthy || !strings.Contains(r.Error, tt.errContains) || r.Phase != tt.phase {
+			t.Errorf("%s: Phase %q, Error %q, want %s and %q", r.Component, r.Phase, r.Error, tt.phase, tt.errContains)
+		}
+		if strings.Contains(r.Error, "s3cr3t") {
+			t.Errorf("%s: Error %q holds part of the secret", r.Component, r.Error)
+		}
+	}
+	// The 450 KB value is cut where it is quoted, so the other assertion's
+	// reason still fits.
+	if r := results[0]; !strings.Contains(r.Error, `want "up"; json_path "token" not found`) {
+		t.Errorf("huge: Error %q, want both assertions reported", r.Error)
 	}
 }

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"net"
 	"net/http"
 	"time"
 
@@ -19,17 +17,23 @@ import (
 // empty), proving delivery end to end. Latency runs from the start to the
 // upgrade, or to the matching reply with Send. The connection is closed with
 // a normal closure. For wss targets CertDaysLeft is set once the handshake
-// response arrived.
+// response arrived. It uses the system resolver;
+// NewProbers(WithResolver(r)) gives one that uses r.
 func ProbeWebSocket(ctx context.Context, c config.Component, headers http.Header) Result {
-	r := probeWebSocket(ctx, c, headers)
+	return prober{}.webSocket(ctx, c, headers)
+}
+
+func (p prober) webSocket(ctx context.Context, c config.Component, headers http.Header) Result {
+	r := p.probeWebSocket(ctx, c, headers)
 	r.Component = c.Name
 	r.Error = redact(r.Error, headers)
 	return r
 }
 
-func probeWebSocket(ctx context.Context, c config.Component, extra http.Header) Result {
+func (p prober) probeWebSocket(ctx context.Context, c config.Component, extra http.Header) Result {
 	ctx, cancel, budget := withTimeout(ctx, c)
 	defer cancel()
+	ctx, trace := withTracer(ctx)
 	var s config.WebSocketProbe
 	if c.WebSocket != nil {
 		s = *c.WebSocket
@@ -41,8 +45,13 @@ func probeWebSocket(ctx context.Context, c config.Component, extra http.Header) 
 
 	var r Result
 	start := time.Now()
+	fail := func(phase string, err error) Result {
+		r.Latency = time.Since(start)
+		r.fail(phase, err, budget)
+		return r
+	}
 	conn, resp, err := websocket.Dial(ctx, c.Target, &websocket.DialOptions{
-		HTTPClient:   newHTTPClient(ctx, c, defaultMaxRedirects, extra),
+		HTTPClient:   p.httpClient(ctx, c, defaultMaxRedirects, extra),
 		HTTPHeader:   h,
 		Subprotocols: s.Subprotocols,
 	})
@@ -51,14 +60,23 @@ func probeWebSocket(ctx context.Context, c config.Component, extra http.Header) 
 		r.CertDaysLeft = certDaysLeft(resp.TLS)
 	}
 	if err != nil {
-		r.Latency = time.Since(start)
 		// The library only returns a response when the server answered.
-		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
-			r.Error = fmt.Sprintf("handshake failed: status %d, server did not upgrade to WebSocket", resp.StatusCode)
-		} else {
-			r.Error = "handshake failed: " + describe(err, budget)
+		switch {
+		case resp != nil && resp.StatusCode != http.StatusSwitchingProtocols:
+			return fail(PhaseWSHandshake, reasonf("status %d, server did not upgrade to WebSocket", resp.StatusCode))
+		case resp != nil:
+			// An upgrade the library would not accept (a bad accept key,
+			// an unasked subprotocol); drop its "failed to WebSocket dial".
+			if inner := errors.Unwrap(err); inner != nil {
+				err = inner
+			}
+			return fail(PhaseWSHandshake, err)
 		}
-		return r
+		phase, err := trace.failure(err)
+		if phase == PhaseHeaders {
+			phase = PhaseWSHandshake
+		}
+		return fail(phase, err)
 	}
 	// CloseNow is a no-op after a clean Close; it covers every failure path.
 	defer conn.CloseNow()
@@ -66,17 +84,13 @@ func probeWebSocket(ctx context.Context, c config.Component, extra http.Header) 
 
 	if s.Send != "" {
 		if err := conn.Write(ctx, websocket.MessageText, []byte(s.Send)); err != nil {
-			r.Latency = time.Since(start)
-			r.Error = "sending message: " + describe(err, budget)
-			return r
+			return fail(PhaseWSReply, err)
 		}
-		if reason := awaitReply(ctx, conn, []byte(s.Expect)); reason != "" {
-			r.Latency = time.Since(start)
-			if reason == errNoReply {
-				reason = fmt.Sprintf("no reply containing %q within %s", s.Expect, budget)
+		if err := awaitReply(ctx, conn, []byte(s.Expect), extra); err != nil {
+			if errors.Is(err, errNoReply) {
+				err = reasonf("no reply containing %q within %s", s.Expect, budget)
 			}
-			r.Error = reason
-			return r
+			return fail(PhaseWSReply, err)
 		}
 	}
 	r.Latency = time.Since(start)
@@ -87,28 +101,33 @@ func probeWebSocket(ctx context.Context, c config.Component, extra http.Header) 
 	return r
 }
 
-// errNoReply is awaitReply's reason when the deadline passed first; the
+// errNoReply is awaitReply's error when the deadline passed first; the
 // caller words it, since it knows Expect and the budget.
-const errNoReply = "no reply"
+var errNoReply = errors.New("no reply")
 
-// awaitReply reads messages until one contains expect. It returns "" on a
-// match and a reason otherwise.
-func awaitReply(ctx context.Context, conn *websocket.Conn, expect []byte) string {
+// awaitReply reads messages until one contains expect. It returns nil on a
+// match, errNoReply when the deadline passed first, and otherwise why the
+// connection ended.
+func awaitReply(ctx context.Context, conn *websocket.Conn, expect []byte, secret http.Header) error {
 	for {
 		_, msg, err := conn.Read(ctx)
 		if err == nil {
 			if bytes.Contains(msg, expect) {
-				return ""
+				return nil
 			}
 			continue
 		}
-		var netErr net.Error
-		if ctx.Err() != nil || errors.As(err, &netErr) && netErr.Timeout() {
+		if ctx.Err() != nil || isTimeout(err) {
 			return errNoReply
 		}
-		if status := websocket.CloseStatus(err); status != -1 {
-			return fmt.Sprintf("server closed the connection (status %d) before the expected reply", status)
+		var ce websocket.CloseError
+		if errors.As(err, &ce) {
+			reason := ""
+			if ce.Reason != "" {
+				reason = " " + quoteValue(ce.Reason, secret)
+			}
+			return reasonf("server closed the connection (status %d%s) before the expected reply", int(ce.Code), reason)
 		}
-		return "reading reply: " + describe(err, 0)
+		return err
 	}
 }

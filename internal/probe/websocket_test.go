@@ -100,12 +100,12 @@ func TestProbeWebSocket(t *testing.T) {
 		{
 			name:        "server never upgrades",
 			comp:        wsComponent(ws+"/plain", config.WebSocketProbe{}),
-			errContains: "handshake failed: status 200, server did not upgrade to WebSocket",
+			errContains: "websocket handshake: status 200, server did not upgrade to WebSocket",
 		},
 		{
 			name:        "server upgrades but never answers",
 			comp:        short(wsComponent(ws+"/silent", config.WebSocketProbe{Send: "ping", Expect: "pong"})),
-			errContains: `no reply containing "pong" within 200ms`,
+			errContains: `websocket reply: no reply containing "pong" within 200ms`,
 		},
 		{
 			name:        "reply without the expected text",
@@ -115,7 +115,7 @@ func TestProbeWebSocket(t *testing.T) {
 		{
 			name:        "connection refused",
 			comp:        wsComponent("ws://"+closedPort(t), config.WebSocketProbe{}),
-			errContains: "handshake failed: connection refused",
+			errContains: "connect: connection refused",
 		},
 		{
 			name: "loopback refused without allow_loopback",
@@ -129,7 +129,7 @@ func TestProbeWebSocket(t *testing.T) {
 		{
 			name:        "wss with an untrusted certificate",
 			comp:        wsComponent(wss+"/echo", config.WebSocketProbe{}),
-			errContains: "TLS certificate not accepted",
+			errContains: "TLS handshake: certificate not accepted",
 		},
 		{
 			name: "wss with verification off",
@@ -175,7 +175,7 @@ func TestProbeWebSocketSendsHeaders(t *testing.T) {
 	}))
 	c := wsComponent(srv.URL, config.WebSocketProbe{Headers: map[string]string{"X-Plain": "p"}, Send: "ping"})
 	r := ProbeWebSocket(t.Context(), c, http.Header{"Authorization": {"Bearer " + secret}})
-	checkResult(t, r, false, "server closed the connection (status 1001)")
+	checkResult(t, r, false, `websocket reply: server closed the connection (status 1001 "bye")`)
 	if strings.Contains(r.Error, secret) {
 		t.Errorf("Error %q contains the secret header value", r.Error)
 	}

@@ -10,6 +10,9 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/vigil-monitor/vigil/internal/config"
+	"github.com/vigil-monitor/vigil/internal/health"
 )
 
 const definitionPath = "../../statemachine/recovery.asl.json"
@@ -128,5 +131,59 @@ func TestDefinitionShape(t *testing.T) {
 		if s["Type"] == "Task" && s["Resource"] != "arn:aws:states:::lambda:invoke" {
 			t.Errorf("%s: unexpected task resource %v", name, s["Resource"])
 		}
+	}
+}
+
+// The workflow's timing matches the health model's: each task is bounded by
+// health.TaskTimeout, its retries wait health.LambdaRetryWaits in all, and
+// the whole execution by health.MaxRecoveryRun at the config's limits, so an
+// execution can never outlive what the HealthCheck waits for before asking
+// after it (health.Stalled) — and none waits forever.
+func TestDefinitionTimeouts(t *testing.T) {
+	raw, err := os.ReadFile(definitionPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var def struct {
+		TimeoutSeconds float64
+		States         map[string]struct {
+			Type           string
+			TimeoutSeconds float64
+			Retry          []struct {
+				IntervalSeconds, MaxAttempts, BackoffRate float64
+			}
+		}
+	}
+	if err := json.Unmarshal(raw, &def); err != nil {
+		t.Fatal(err)
+	}
+	limits := config.Recovery{MaxAttempts: config.MaxAttemptsLimit, BaseDelay: config.Duration(config.MaxMaxDelay), MaxDelay: config.Duration(config.MaxMaxDelay)}
+	want := health.MaxRecoveryRun(limits)
+	if got := time.Duration(def.TimeoutSeconds) * time.Second; got != want {
+		t.Errorf("state machine TimeoutSeconds = %v, want health.MaxRecoveryRun at the limits = %v", got, want)
+	}
+	tasks := 0
+	for name, s := range def.States {
+		if s.Type != "Task" {
+			continue
+		}
+		tasks++
+		if got := time.Duration(s.TimeoutSeconds) * time.Second; got != health.TaskTimeout {
+			t.Errorf("%s: TimeoutSeconds = %v, want %v", name, got, health.TaskTimeout)
+		}
+		var waits time.Duration
+		for _, r := range s.Retry {
+			interval := r.IntervalSeconds
+			for range int(r.MaxAttempts) {
+				waits += time.Duration(interval * float64(time.Second))
+				interval *= r.BackoffRate
+			}
+		}
+		if waits != health.LambdaRetryWaits {
+			t.Errorf("%s: retries wait %v in all, want %v", name, waits, health.LambdaRetryWaits)
+		}
+	}
+	if tasks != 3 {
+		t.Errorf("%d tasks, want 3", tasks)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
+	"github.com/vigil-monitor/vigil/internal/bound"
 	"github.com/vigil-monitor/vigil/internal/config"
 	"github.com/vigil-monitor/vigil/internal/execution"
 	"github.com/vigil-monitor/vigil/internal/health"
@@ -32,6 +33,13 @@ const (
 	PhaseAttemptError = "attempt_error"
 	// PhaseExhausted closes an incident whose attempts are all spent.
 	PhaseExhausted = "exhausted"
+)
+
+// Longest names an event may carry: an integration name (config) and an
+// incident id (the name, "-" and a Unix time).
+const (
+	maxName       = config.MaxNameLen
+	maxIncidentID = maxName + 21
 )
 
 // Sentinel errors; test with errors.Is.
@@ -156,7 +164,13 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Result, error) {
 	switch ev.Phase {
 	case PhaseAttempt, PhaseAttemptError, PhaseExhausted:
 	default:
-		return Result{}, fmt.Errorf("recovery: %w %q (want %s, %s or %s)", ErrUnknownPhase, ev.Phase, PhaseAttempt, PhaseAttemptError, PhaseExhausted)
+		return Result{}, fmt.Errorf("recovery: %w %s (want %s, %s or %s)", ErrUnknownPhase, bound.Quote(ev.Phase), PhaseAttempt, PhaseAttemptError, PhaseExhausted)
+	}
+	// Names longer than any the document allows are nobody's: refused
+	// before they reach a log line or a key.
+	if len(ev.IncidentID) > maxIncidentID || len(ev.Integration) > maxName {
+		return Result{}, fmt.Errorf("recovery: %s: %w: incident_id (%d bytes) or integration (%d bytes) longer than %d / %d",
+			ev.Phase, ErrBadEvent, len(ev.IncidentID), len(ev.Integration), maxIncidentID, maxName)
 	}
 	if ev.IncidentID == "" || ev.Integration == "" || ev.Attempt < 1 {
 		return Result{}, fmt.Errorf("recovery: %s: %w: incident_id, integration and attempt ≥ 1 are required (got %q, %q, %d)",
@@ -399,17 +413,17 @@ func (h *Handler) recorded(ctx context.Context, log *slog.Logger, rec health.Rec
 	if rs.IncidentID != ev.IncidentID {
 		return Result{}, true, fmt.Errorf("recovery: incident %s of %s: %w (current %q)", ev.IncidentID, ev.Integration, ErrNotCurrentIncident, rs.IncidentID)
 	}
-	closed := rs.LastOutcome == health.RecoverySucceeded || rs.LastOutcome == health.RecoveryExhausted
-	if ev.Attempt > rs.Attempt && !closed {
+	if ev.Attempt > rs.Attempt && !rs.Closed() {
 		return Result{}, false, nil
 	}
 	res := Result{Attempt: ev.Attempt, Duplicate: true}
 	if ev.Attempt == rs.Attempt {
 		res.Healthy = rs.LastOutcome == health.RecoverySucceeded
 		res.Error = rs.LastError
-		outcome := rs.LastOutcome
-		if outcome == health.RecoveryExhausted {
-			outcome = health.RecoveryFailed
+		// The attempt item records the attempt, not how the incident ended.
+		outcome := health.RecoveryFailed
+		if rs.LastOutcome == health.RecoverySucceeded {
+			outcome = health.RecoverySucceeded
 		}
 		created, err := h.Attempts.PutAttempt(ctx, store.Attempt{
 			IncidentID: ev.IncidentID, Integration: ev.Integration, Attempt: ev.Attempt,
@@ -499,26 +513,16 @@ func (h *Handler) publish(ctx context.Context, log *slog.Logger, datums []types.
 	}
 }
 
-// judge decides an attempt from the re-probe: healthy when every critical
-// component is healthy. Every unhealthy component is listed.
+// judge decides an attempt from the re-probe with the check's own judgment
+// (health.Judge), so an attempt never counts as recovered what the next
+// check would find degraded: slow, a certificate about to expire, a body
+// metric over its limit. It returns the verdict's cause when not healthy.
 func judge(integ config.Integration, results []probe.Result) (bool, []string) {
-	healthy := true
-	var errs []string
-	for i, r := range results {
-		if r.Healthy {
-			continue
-		}
-		critical := i < len(integ.Components) && integ.Components[i].IsCritical()
-		if critical {
-			healthy = false
-		}
-		msg := r.Component + ": " + r.Error
-		if !critical {
-			msg += " (non-critical)"
-		}
-		errs = append(errs, msg)
+	v := health.Judge(integ, results, health.Impairment{})
+	if v.Healthy() {
+		return true, nil
 	}
-	return healthy, errs
+	return false, []string{v.Condition.String() + ": " + v.Cause}
 }
 
 // maxAttempts is the execution's attempt limit, or the configured one when

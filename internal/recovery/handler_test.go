@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"io"
 	"log/slog"
@@ -404,13 +405,13 @@ func TestHandlerReprobeStillFails(t *testing.T) {
 	f := newFixture(t, needMoto(t), webhookRecovery(hook.URL), api.URL)
 
 	res := f.handle(f.event(PhaseAttempt, 1))
-	if res.Healthy || res.ActionError != "" || len(res.ProbeErrors) != 1 || !strings.HasPrefix(res.ProbeErrors[0], "api: ") || !strings.Contains(res.ProbeErrors[0], "503") {
+	if res.Healthy || res.ActionError != "" || len(res.ProbeErrors) != 1 || !strings.Contains(res.ProbeErrors[0], `component "api" unhealthy`) || !strings.Contains(res.ProbeErrors[0], "503") {
 		t.Fatalf("result = %+v, want unhealthy with the re-probe's 503 and no action error", res)
 	}
 	if hook.calls.Load() != 1 || api.calls.Load() != 1 {
 		t.Errorf("webhook called %d times, component probed %d times; want 1 and 1", hook.calls.Load(), api.calls.Load())
 	}
-	if rec := f.record(); rec.State != health.Failed || rec.RecoveryAttempts != 1 || !strings.Contains(rec.Recovery.LastError, "re-probe: api") {
+	if rec := f.record(); rec.State != health.Failed || rec.RecoveryAttempts != 1 || !strings.Contains(rec.Recovery.LastError, `re-probe: failed: critical component "api"`) {
 		t.Errorf("record: state %s, attempts %d, recovery %+v", rec.State, rec.RecoveryAttempts, rec.Recovery)
 	}
 }
@@ -525,13 +526,15 @@ func TestHandlerRefusesBadEvents(t *testing.T) {
 		{"unknown phase", Event{Phase: "reboot", IncidentID: f.incident, Integration: "bridge", Attempt: 1}, ErrUnknownPhase, `"reboot"`},
 		{"unknown integration", Event{Phase: PhaseAttempt, IncidentID: f.incident, Integration: "nope", Attempt: 1}, config.ErrUnknownIntegration, `nope`},
 		{"missing attempt", Event{Phase: PhaseAttempt, IncidentID: f.incident, Integration: "bridge"}, ErrBadEvent, "attempt"},
+		{"100 KB integration", Event{Phase: PhaseAttempt, IncidentID: f.incident, Integration: strings.Repeat("x", 100_000), Attempt: 1}, ErrBadEvent, "integration (100000 bytes) longer than"},
+		{"100 KB phase", Event{Phase: strings.Repeat("p", 100_000), IncidentID: f.incident, Integration: "bridge", Attempt: 1}, ErrUnknownPhase, "bytes]"},
 		{"stale incident", Event{Phase: PhaseAttempt, IncidentID: "bridge-1", Integration: "bridge", Attempt: 1}, ErrNotCurrentIncident, "bridge-1"},
 		{"stale incident exhausted", Event{Phase: PhaseExhausted, IncidentID: "bridge-1", Integration: "bridge", Attempt: 3}, ErrNotCurrentIncident, "bridge-1"},
 	}
 	for _, tc := range tests {
 		_, err := f.handler.Handle(ctx, tc.ev)
-		if !errors.Is(err, tc.is) || !strings.Contains(err.Error(), tc.text) {
-			t.Errorf("%s: error %v, want %v naming %s", tc.name, err, tc.is, tc.text)
+		if !errors.Is(err, tc.is) || !strings.Contains(err.Error(), tc.text) || len(err.Error()) > 300 {
+			t.Errorf("%s: error %.300v, want %v naming %s, bounded", tc.name, err, tc.is, tc.text)
 		}
 	}
 	if hook.calls.Load() != 0 {
@@ -629,5 +632,64 @@ func TestCaughtError(t *testing.T) {
 		if got := caughtError(json.RawMessage(in)); got != want {
 			t.Errorf("caughtError(%s) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// The re-probe judges with the check's own function (health.Judge): an
+// answer over latency_critical, or a body metric over its critical limit —
+// the reference bridge's 812 MB against 800 — is no recovery, so an attempt
+// never reports recovered what the next check finds DEGRADED. (The latency
+// thresholds are scaled down from 5 s so the test does not wait 6 s; the
+// health tests judge 6 s itself.)
+func TestReprobeJudgesLikeTheCheck(t *testing.T) {
+	t.Parallel()
+	crit := 800.0
+	for name, tc := range map[string]struct {
+		body  string
+		delay time.Duration
+		want  string
+	}{
+		"812 MB against 800":    {`{"memory_mb":812}`, 0, "MemoryMB 812 over critical 800"},
+		"slower than critical":  {`{"memory_mb":100}`, 400 * time.Millisecond, "over critical 300ms"},
+		"healthy and in limits": {`{"memory_mb":100}`, 0, ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			hook := newTarget(t, http.StatusAccepted)
+			api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				time.Sleep(tc.delay) // the target is slow; nothing here waits on it
+				fmt.Fprint(w, tc.body)
+			}))
+			t.Cleanup(api.Close)
+			f := newFixture(t, needMoto(t), webhookRecovery(hook.URL), api.URL)
+			doc := &config.Document{Integrations: []config.Integration{{
+				Name: "bridge",
+				Components: []config.Component{{
+					Name: "api", Type: config.TypeHTTP, Target: api.URL, AllowLoopback: true, Timeout: dur(2 * time.Second),
+					HTTP: &config.HTTPProbe{Metrics: []config.ExtractedMetric{{Name: "MemoryMB", JSONPath: "memory_mb", Critical: &crit}}},
+				}},
+				Thresholds: config.Thresholds{LatencyWarning: dur(100 * time.Millisecond), LatencyCritical: dur(300 * time.Millisecond)},
+			}}}
+			rec := *f.integ.Recovery
+			doc.Integrations[0].Recovery = &rec
+			if err := doc.ValidateAndSetDefaults(); err != nil {
+				t.Fatal(err)
+			}
+			f.handler.Config = func(context.Context) (*config.Document, error) { return doc, nil }
+
+			res := f.handle(f.event(PhaseAttempt, 1))
+			if tc.want == "" {
+				if !res.Healthy {
+					t.Fatalf("healthy target judged unhealthy: %+v", res)
+				}
+				return
+			}
+			if res.Healthy || len(res.ProbeErrors) != 1 || !strings.HasPrefix(res.ProbeErrors[0], "degraded: ") || !strings.Contains(res.ProbeErrors[0], tc.want) {
+				t.Fatalf("result %+v, want not recovered: degraded, %s", res, tc.want)
+			}
+			if r := f.record(); r.Recovery.LastOutcome != health.RecoveryFailed || r.SuccessfulRecoveries != 0 {
+				t.Fatalf("recorded %+v", r.Recovery)
+			}
+		})
 	}
 }

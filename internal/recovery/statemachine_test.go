@@ -30,12 +30,19 @@ import (
 // region's clients, the region and the state machine's ARN.
 func newMachine(t *testing.T) (*awsenv.Clients, string, string) {
 	t.Helper()
+	return newMachineWith(t, func(def string) string { return def })
+}
+
+// newMachineWith is newMachine with the definition changed by patch first.
+func newMachineWith(t *testing.T, patch func(string) string) (*awsenv.Clients, string, string) {
+	t.Helper()
 	clients, region := ownRegion(t)
 	ctx := testCtx(t, time.Minute)
-	def, err := os.ReadFile(definitionPath)
+	raw, err := os.ReadFile(definitionPath)
 	if err != nil {
 		t.Fatal(err)
 	}
+	def := patch(string(raw))
 	role := testRole(t)
 	fn := createFunction(t, ctx, lambda.NewFromConfig(clients.Config), "vigil-recovery", role)
 	out, err := clients.SFN.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
@@ -58,10 +65,17 @@ type finished struct {
 }
 
 // run queues the function's results, runs one execution to its end and
-// returns its history.
+// returns its history. It also checks that the HealthCheck's starter reads
+// the end the way Step Functions reports it, so a check can close an
+// incident whose execution ended unrecorded.
 func run(t *testing.T, in execution.ExecutionInput, results ...string) finished {
 	t.Helper()
-	clients, region, smARN := newMachine(t)
+	return runOn(t, newMachine, in, results...)
+}
+
+func runOn(t *testing.T, machine func(*testing.T) (*awsenv.Clients, string, string), in execution.ExecutionInput, results ...string) finished {
+	t.Helper()
+	clients, region, smARN := machine(t)
 	client := clients.SFN
 	ctx := testCtx(t, 2*time.Minute)
 	if len(results) > 0 {
@@ -71,9 +85,10 @@ func run(t *testing.T, in execution.ExecutionInput, results ...string) finished 
 	if err != nil {
 		t.Fatal(err)
 	}
+	name := uniqueName(t, "exec")
 	start, err := client.StartExecution(ctx, &sfn.StartExecutionInput{
 		StateMachineArn: aws.String(smARN),
-		Name:            aws.String(uniqueName(t, "exec")),
+		Name:            aws.String(name),
 		Input:           aws.String(string(body)),
 	})
 	if err != nil {
@@ -102,6 +117,10 @@ func run(t *testing.T, in execution.ExecutionInput, results ...string) finished 
 			t.Fatal(err)
 		}
 		ex.events = append(ex.events, page.Events...)
+	}
+	ended, end, err := execution.NewStarter(client, smARN).Ended(ctx, name)
+	if err != nil || !ended || string(end) != string(ex.status) {
+		t.Errorf("starter reads the execution as ended %v %q (%v), Step Functions says %s", ended, end, err, ex.status)
 	}
 	return ex
 }
@@ -261,4 +280,68 @@ func TestStateMachineCapsDelaysAtMaxDelay(t *testing.T) {
 		t.Errorf("Attempt entered %d times, want 4", n)
 	}
 	checkWaits(t, ex.waits(), []int{1, 2, 2})
+}
+
+// The whole execution is bounded: one that outlives the definition's
+// TimeoutSeconds (cut to 2 s here, with 5 s waits) ends TIMED_OUT, and the
+// starter reads it so; the HealthCheck then closes its incident.
+func TestStateMachineTimesOut(t *testing.T) {
+	t.Parallel()
+	short := func(t *testing.T) (*awsenv.Clients, string, string) {
+		return newMachineWith(t, func(def string) string {
+			out := strings.Replace(def, `"TimeoutSeconds": 6825,`, `"TimeoutSeconds": 2,`, 1)
+			if out == def {
+				t.Fatal("the definition's TimeoutSeconds was not found to patch")
+			}
+			return out
+		})
+	}
+	ex := runOn(t, short, input(3, 5, 5), `{"healthy":false,"attempt":1}`, `{"healthy":false,"attempt":2}`)
+	if ex.status != sfntypes.ExecutionStatusTimedOut {
+		t.Fatalf("status = %s (%s), want TIMED_OUT", ex.status, ex.error)
+	}
+}
+
+// An execution an operator stops reads ABORTED, and one Step Functions does
+// not know reads Missing: neither leaves a record waiting.
+func TestStarterReadsStoppedAndUnknownExecutions(t *testing.T) {
+	t.Parallel()
+	clients, region, smARN := newMachine(t)
+	ctx := testCtx(t, time.Minute)
+	queueResults(t, ctx, region, `{"healthy":false,"attempt":1}`, `{"healthy":false,"attempt":2}`)
+	body, err := json.Marshal(input(2, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := uniqueName(t, "exec")
+	start, err := clients.SFN.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(smARN), Name: aws.String(name), Input: aws.String(string(body))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	starter := execution.NewStarter(clients.SFN, smARN)
+	if ended, _, err := starter.Ended(ctx, name); err != nil || ended {
+		t.Fatalf("running execution: ended %v, %v", ended, err)
+	}
+	if _, err := clients.SFN.StopExecution(ctx, &sfn.StopExecutionInput{ExecutionArn: start.ExecutionArn}); err != nil {
+		t.Fatal(err)
+	}
+	// moto stops the interpreter's worker at its next step and reports
+	// ABORTED then; Step Functions does at once. Ask until it says so.
+	for {
+		ended, end, err := starter.Ended(ctx, name)
+		if err != nil || ended && end != health.ExecutionAborted {
+			t.Fatalf("stopped execution: ended %v %q, %v", ended, end, err)
+		}
+		if ended {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the stopped execution never read as ended")
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	if ended, end, err := starter.Ended(ctx, "never-started"); err != nil || !ended || end != health.ExecutionMissing {
+		t.Fatalf("unknown execution: ended %v %q, %v", ended, end, err)
+	}
 }

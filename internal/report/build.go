@@ -53,6 +53,8 @@ func build(r health.Record, in config.Integration, configured bool, now time.Tim
 		LastHealthCheck:           timePtr(r.LastHealthCheck),
 		ErrorMessage:              r.ErrorMessage,
 		StaleTicks:                r.StaleTicks,
+		Inconclusive:              r.Inconclusive,
+		InconclusiveChecks:        r.InconclusiveChecks,
 	}
 	v.Metrics = metrics(r, in)
 	for i := range v.Components {

@@ -104,6 +104,9 @@ func (m *md) overview(in Integration, now time.Time) {
 	if in.InMaintenance {
 		overall += " · **in maintenance**"
 	}
+	if in.Counters.Inconclusive != "" {
+		overall += " · **last check inconclusive** (a fault on the checker's side)"
+	}
 	if !in.Configured {
 		overall += " · not in the configuration"
 	}
@@ -169,6 +172,9 @@ func (m *md) counters(in Integration) {
 	m.row("error_message", dash(c.ErrorMessage))
 	if c.StaleTicks > 0 {
 		m.row("stale_ticks", strconv.Itoa(c.StaleTicks))
+	}
+	if c.InconclusiveChecks > 0 {
+		m.row("inconclusive_checks", strconv.Itoa(c.InconclusiveChecks))
 	}
 	m.line("")
 }

@@ -116,6 +116,15 @@ func recommend(v Integration, r health.Record, in config.Integration, th config.
 			s += fmt.Sprintf(" (%d failed starts; check the HealthCheck function's Step Functions permissions)", rec.StartFailures)
 		}
 		add("%s", s)
+	case rec.LastOutcome == health.RecoveryAborted || rec.LastOutcome == health.RecoveryTimedOut || rec.LastOutcome == health.RecoveryExecutionFailed:
+		s := fmt.Sprintf("recovery ended %s without recording its outcome", rec.LastOutcome)
+		if rec.LastError != "" {
+			s += " (" + rec.LastError + ")"
+		}
+		if rec.CooldownUntil != nil && now.Before(*rec.CooldownUntil) {
+			s += "; cooldown until " + fmtTime(*rec.CooldownUntil) + ", then recovery is armed again"
+		}
+		add("%s", s)
 	case rec.LastOutcome == health.RecoveryExhausted:
 		s := fmt.Sprintf("recovery exhausted after %d attempts", rec.Attempt)
 		if rec.LastAttemptAt != nil {
@@ -139,6 +148,9 @@ func recommend(v Integration, r health.Record, in config.Integration, th config.
 		if t.Name == "health_check" && t.Level == LevelCritical {
 			add("health check p95 %s over the %s target: lower component timeouts or split the integrations across schedules", fmtMs(*t.ValueMs), fmtMs(t.TargetMs))
 		}
+	}
+	if r.Inconclusive != "" {
+		add("last check inconclusive, nothing counted or recovered: %s; the checker's own resolver, network or secrets failed (CheckerImpaired alarm)", r.Inconclusive)
 	}
 	if r.StaleTicks > 0 {
 		add("%d late check deliveries were ignored as stale: the schedule's retry policy or maximum event age may be too generous", r.StaleTicks)

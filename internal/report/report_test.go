@@ -386,7 +386,19 @@ func cases(t *testing.T) []goldenCase {
 		CooldownUntil: at("2025-06-01T12:00:13Z"),
 	}
 
+	// The checker's resolver failed: the last check judged nothing.
+	inconclusive := active
+	inconclusive.Inconclusive = `checker-side fault: component "orchestrator" not judged: DNS: lookup of bridge.internal timed out (timeout after 5s)`
+	inconclusive.InconclusiveChecks = 2
+
+	// An operator stopped the execution; a check found and closed it.
+	aborted := ex
+	aborted.Recovery.Attempt, aborted.Recovery.LastOutcome = 1, health.RecoveryAborted
+	aborted.Recovery.LastError = "execution agent-bridge-1748778900 ended ABORTED without recording its outcome"
+
 	return []goldenCase{
+		{"inconclusive", parse(t, recoveryConfig), []health.Record{inconclusive}, time.Time{}},
+		{"recovery-aborted", parse(t, recoveryConfig), []health.Record{aborted}, time.Time{}},
 		{"never-checked", parse(t, recoveryConfig), nil, time.Time{}},
 		{"initializing", parse(t, recoveryConfig), []health.Record{initializing}, time.Time{}},
 		{"active", parse(t, recoveryConfig), []health.Record{active}, time.Time{}},

@@ -138,6 +138,10 @@ type Counters struct {
 	LastHealthCheck           *time.Time `json:"last_health_check,omitempty"`
 	ErrorMessage              string     `json:"error_message,omitempty"`
 	StaleTicks                int        `json:"stale_ticks"`
+	// Inconclusive is why the last check judged nothing (a fault on the
+	// checker's side); InconclusiveChecks counts such checks.
+	Inconclusive       string `json:"inconclusive,omitempty"`
+	InconclusiveChecks int    `json:"inconclusive_checks"`
 }
 
 // Target is one latency figure against its target.

@@ -57,6 +57,8 @@ func TestAlarms(t *testing.T) {
 		{"ErrorRateCriticalAlarm", true, "", prefix + "error-rate-critical", "Vigil", "Healthy", integ, "Average", 21600, 1, gt, "ignore", "100 * (1 - healthy)"},
 		{"RecoveryFailedAlarm", true, "", prefix + "recovery-failed", "Vigil", "RecoveryFailed", integ, "Sum", 60, 1, ge, "notBreaching", ""},
 		{"HeartbeatAlarm", false, "", "vigil-heartbeat", "Vigil", "Heartbeat", nil, "SampleCount", 60, 1, lt, "breaching", ""},
+		{"CheckerImpairedAlarm", false, "", "vigil-checker-impaired", "Vigil", "CheckerImpaired", nil, "Maximum", 60, 1, ge, "notBreaching", ""},
+		{"StaleTicksAlarm", false, "", "vigil-stale-ticks", "Vigil", "StaleTicks", nil, "Sum", 300, 1, ge, "notBreaching", ""},
 		{"HealthCheckFunctionAlarm", false, "CreateFunctionAlarms", "vigil-healthcheck-errors", "AWS/Lambda", "Errors", map[string]any{"FunctionName": map[string]any{"Ref": "HealthCheckFunction"}}, "Sum", 60, 1, ge, "notBreaching", "errors + throttles"},
 		{"RecoveryFunctionAlarm", false, "CreateFunctionAlarms", "vigil-recovery-errors", "AWS/Lambda", "Errors", map[string]any{"FunctionName": map[string]any{"Ref": "RecoveryFunction"}}, "Sum", 60, 1, ge, "notBreaching", "errors + throttles"},
 		{"StatusFunctionAlarm", false, "CreateFunctionAlarms", "vigil-status-errors", "AWS/Lambda", "Errors", map[string]any{"FunctionName": map[string]any{"Ref": "StatusFunction"}}, "Sum", 60, 1, ge, "notBreaching", "errors + throttles"},
@@ -317,7 +319,7 @@ func TestIAMLeastPrivilege(t *testing.T) {
 		t.Run(tc.role, func(t *testing.T) {
 			role := tr.Template.resource(t, tc.role, "AWS::IAM::Role")
 			var table []string
-			var started, published, putMetrics bool
+			var started, described, published, putMetrics bool
 			for _, st := range statements(role) {
 				for _, a := range st.actions {
 					if strings.HasSuffix(a, "*") {
@@ -335,6 +337,13 @@ func TestIAMLeastPrivilege(t *testing.T) {
 						if !reflect.DeepEqual(st.resources, []any{smRef}) {
 							t.Errorf("%s on %v, want the state machine only", a, st.resources)
 						}
+					case a == "states:DescribeExecution":
+						// Looks up its own recovery executions only.
+						want := map[string]any{"Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${RecoveryStateMachine.Name}:*"}
+						if tc.role != "HealthCheckFunctionRole" || !reflect.DeepEqual(st.resources, []any{want}) {
+							t.Errorf("%s on %v for %s, want the HealthCheck role on the state machine's executions only", a, st.resources, tc.role)
+						}
+						described = true
 					case a == "sns:Publish":
 						published = true
 						if !reflect.DeepEqual(st.resources, []any{topicRef}) {
@@ -385,6 +394,9 @@ func TestIAMLeastPrivilege(t *testing.T) {
 			slices.Sort(table)
 			if !slices.Equal(table, tc.table) {
 				t.Errorf("table actions %v, want %v", table, tc.table)
+			}
+			if described != tc.startsRecovery {
+				t.Errorf("DescribeExecution %v, want %v (whoever starts executions must find those that ended unrecorded)", described, tc.startsRecovery)
 			}
 			if started != tc.startsRecovery || published != tc.publishes || putMetrics != tc.pm {
 				t.Errorf("StartExecution %v, Publish %v, PutMetricData %v; want %v %v %v",

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/vigil-monitor/vigil/internal/bound"
 	"github.com/vigil-monitor/vigil/internal/config"
 	"github.com/vigil-monitor/vigil/internal/health"
 	"github.com/vigil-monitor/vigil/internal/report"
@@ -84,18 +85,23 @@ func (h *Handler) Handle(ctx context.Context, req events.LambdaFunctionURLReques
 	}
 	if len(unknown) > 0 {
 		slices.Sort(unknown)
-		return h.fail(log, http.StatusBadRequest, fmt.Sprintf("unknown query parameter %q; use integration and format", unknown[0])), nil
+		return h.fail(log, http.StatusBadRequest, fmt.Sprintf("unknown query parameter %s; use integration and format", bound.Quote(unknown[0]))), nil
 	}
 	format := FormatJSON
 	if f, ok := req.QueryStringParameters[ParamFormat]; ok {
 		format = f
 	}
 	if format != FormatJSON && format != FormatMarkdown {
-		return h.fail(log, http.StatusBadRequest, fmt.Sprintf("format must be json or markdown, not %q", format)), nil
+		return h.fail(log, http.StatusBadRequest, fmt.Sprintf("format must be json or markdown, not %s", bound.Quote(format))), nil
 	}
 	name, one := req.QueryStringParameters[ParamIntegration]
 	if one && name == "" {
 		return h.fail(log, http.StatusBadRequest, "integration must name an integration"), nil
+	}
+	if one && len(name) > config.MaxNameLen {
+		// No integration has such a name; refused before it reaches a
+		// log line or a DynamoDB key.
+		return h.fail(log, http.StatusNotFound, fmt.Sprintf("unknown integration %s", bound.Quote(name))), nil
 	}
 	log = log.With("format", format)
 	if one {
@@ -114,7 +120,7 @@ func (h *Handler) Handle(ctx context.Context, req events.LambdaFunctionURLReques
 		inConfig := slices.ContainsFunc(doc.Integrations, func(in config.Integration) bool { return in.Name == name })
 		switch {
 		case errors.Is(err, store.ErrNotFound) && !inConfig:
-			return h.fail(log, http.StatusNotFound, fmt.Sprintf("unknown integration %q", name)), nil
+			return h.fail(log, http.StatusNotFound, fmt.Sprintf("unknown integration %s", bound.Quote(name))), nil
 		case errors.Is(err, store.ErrNotFound):
 			// Configured but never checked: the report says so.
 		case errors.Is(err, store.ErrMalformed):

@@ -308,6 +308,7 @@ func TestRefused(t *testing.T) {
 		{"bad format", get(map[string]string{"format": "xml"}), 400, `{"error":"format must be json or markdown, not \"xml\""}`},
 		{"unknown parameter", get(map[string]string{"format": "json", "verbose": "1"}), 400, `{"error":"unknown query parameter \"verbose\"; use integration and format"}`},
 		{"empty integration", get(map[string]string{"integration": ""}), 400, `{"error":"integration must name an integration"}`},
+		{"100 KB integration name, echoed bounded", get(map[string]string{"integration": strings.Repeat("x", 100_000)}), 404, `{"error":"unknown integration \"` + strings.Repeat("x", 46) + `…[+99954 bytes]\""}`},
 		{"method", post, 405, `{"error":"method POST not allowed; use GET"}`},
 	}
 	for _, tt := range tests {

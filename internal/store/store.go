@@ -344,11 +344,15 @@ func marshalState(r health.Record) (map[string]types.AttributeValue, error) {
 		return nil, fmt.Errorf("marshal record: %w", err)
 	}
 	for _, name := range compactAttrs {
-		b, err := json.Marshal(bulky[name])
-		if err != nil {
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		// Texts from targets end up here; escaping <, > and & would grow
+		// them sixfold and nobody renders this JSON as HTML.
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(bulky[name]); err != nil {
 			return nil, fmt.Errorf("marshal record %s: %w", name, err)
 		}
-		item[name] = &types.AttributeValueMemberS{Value: string(b)}
+		item[name] = &types.AttributeValueMemberS{Value: strings.TrimSuffix(b.String(), "\n")}
 	}
 	return item, nil
 }
