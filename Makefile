@@ -21,6 +21,7 @@ all: lint test
 
 ## deps: install what the tests and the local run need, only where missing.
 deps:
+	@echo "make deps: moto, cfn-lint, aws-sam-translator, asl-validator and Go modules (installed only where missing)"
 	@command -v moto_server >/dev/null || $(PYTHON) -m pip install --quiet 'moto[server]==$(MOTO_VERSION)'
 	@command -v cfn-lint >/dev/null || $(PYTHON) -m pip install --quiet cfn-lint
 	@$(PYTHON) -c 'import samtranslator' 2>/dev/null || $(PYTHON) -m pip install --quiet aws-sam-translator
@@ -29,6 +30,7 @@ deps:
 
 ## run: the demo scenario on the local emulator; stops everything it started.
 run: deps
+	@echo "make run: compiling cmd/vigil-local (the first time takes a minute or two)"
 	$(GO) run ./cmd/vigil-local run
 
 ## test: all Go tests with the race detector (emulator, RIE and loopback servers included).

@@ -41,6 +41,7 @@ func run(ctx context.Context, args []string) error {
 	defer os.RemoveAll(dir)
 	switch args[0] {
 	case "run":
+		fmt.Fprintln(os.Stderr, "vigil-local: building the function bootstraps, starting moto, the Runtime Interface Emulator and the demo bridge (the first run compiles for a minute or two)…")
 		s, err := localrun.Start(ctx, localrun.Options{Dir: dir, Bridge: demobridge.New(demobridge.Options{InitChecks: 1})})
 		if err != nil {
 			return err

@@ -71,8 +71,10 @@ func StartMoto(ctx context.Context, opts MotoOptions) (*Moto, error) {
 	}
 	m := &Moto{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), done: make(chan struct{})}
 	m.cmd = exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	if py, err := exec.LookPath("python3"); err == nil && exec.Command(py, "-c", "import moto.server, werkzeug").Run() == nil {
-		m.cmd = exec.Command(py, "-c", serializedMoto, "127.0.0.1", strconv.Itoa(port))
+	if py, err := exec.LookPath("python3"); err == nil {
+		// One process: the script itself falls back to moto_server when this
+		// python3 cannot import moto (a separate import probe cost ~3 s a start).
+		m.cmd = exec.Command(py, "-c", serializedMoto, "127.0.0.1", strconv.Itoa(port), bin)
 	}
 	m.cmd.Env = os.Environ()
 	if opts.LambdaGatewayPort != 0 {
@@ -103,11 +105,18 @@ func StartMoto(ctx context.Context, opts MotoOptions) (*Moto, error) {
 // guarantee; moto runs under Python's global interpreter lock anyway, so
 // little throughput is lost. Work moto does off the request path (Step
 // Functions executions) still runs on its own threads.
+//
+// When this python3 cannot import moto (moto_server installed for another
+// interpreter), the script replaces itself with the moto_server command
+// given as its third argument: unserialized, but running.
 const serializedMoto = `
 import os, sys, threading
-from werkzeug.serving import run_simple
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-host, port = sys.argv[1], int(sys.argv[2])
+host, port, fallback = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+try:
+    from werkzeug.serving import run_simple
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+except ImportError:
+    os.execv(fallback, [fallback, "-H", host, "-p", str(port)])
 os.environ.setdefault("MOTO_PORT", str(port))
 app = DomainDispatcherApplication(create_backend_app)
 lock = threading.Lock()

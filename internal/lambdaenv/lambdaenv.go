@@ -78,6 +78,11 @@ func (s Settings) Logger() *slog.Logger {
 // targets change without a redeploy; if a refresh fails or the new document is
 // invalid, the last good document is kept and the error is logged.
 func (s Settings) ConfigSource(ssm config.SSMGetter, ttl time.Duration, log *slog.Logger) (func(context.Context) (*config.Document, error), error) {
+	return s.configSource(ssm, ttl, log, time.Now)
+}
+
+// configSource is ConfigSource on the clock now.
+func (s Settings) configSource(ssm config.SSMGetter, ttl time.Duration, log *slog.Logger, now func() time.Time) (func(context.Context) (*config.Document, error), error) {
 	if s.ConfigParameter == "" {
 		doc, err := config.LoadFile(s.ConfigFile)
 		if err != nil {
@@ -85,7 +90,7 @@ func (s Settings) ConfigSource(ssm config.SSMGetter, ttl time.Duration, log *slo
 		}
 		return func(context.Context) (*config.Document, error) { return doc, nil }, nil
 	}
-	c := &ssmCache{ssm: ssm, name: s.ConfigParameter, ttl: ttl, log: log}
+	c := &ssmCache{ssm: ssm, name: s.ConfigParameter, ttl: ttl, log: log, now: now}
 	return c.get, nil
 }
 
@@ -94,6 +99,7 @@ type ssmCache struct {
 	name string
 	ttl  time.Duration
 	log  *slog.Logger
+	now  func() time.Time
 
 	mu      sync.Mutex // guards doc and fetched
 	doc     *config.Document
@@ -103,7 +109,7 @@ type ssmCache struct {
 func (c *ssmCache) get(ctx context.Context) (*config.Document, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.doc != nil && time.Since(c.fetched) < c.ttl {
+	if c.doc != nil && c.now().Sub(c.fetched) < c.ttl {
 		return c.doc, nil
 	}
 	doc, err := config.LoadSSM(ctx, c.ssm, c.name)
@@ -114,7 +120,7 @@ func (c *ssmCache) get(ctx context.Context) (*config.Document, error) {
 		}
 		return nil, err
 	}
-	c.doc, c.fetched = doc, time.Now()
+	c.doc, c.fetched = doc, c.now()
 	return doc, nil
 }
 

@@ -78,7 +78,8 @@ func TestConfigSourceSSM(t *testing.T) {
 	}
 	put(doc("first"))
 	s := Settings{ConfigParameter: "/vigil/config"}
-	get, err := s.ConfigSource(client, 50*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	clock := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	get, err := s.configSource(client, time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return clock })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,15 +95,16 @@ func TestConfigSourceSSM(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 	put(doc("second"))
+	clock = clock.Add(59 * time.Second)
 	if got := name(); got != "first" {
 		t.Fatalf("within the TTL got %q, want the cached first", got)
 	}
-	time.Sleep(60 * time.Millisecond)
+	clock = clock.Add(time.Second)
 	if got := name(); got != "second" {
 		t.Fatalf("after the TTL got %q, want second", got)
 	}
 	put("integrations: [")
-	time.Sleep(60 * time.Millisecond)
+	clock = clock.Add(time.Minute)
 	if got := name(); got != "second" {
 		t.Fatalf("after a broken update got %q, want the last good second", got)
 	}
