@@ -24,7 +24,9 @@ var _ CloudWatchAPI = (*cloudwatch.Client)(nil)
 const maxNames = 100
 
 // Switch turns the actions of one integration's alarms off and on. The
-// alarms of integration X in stack S are named "S-X-…" (integration-alarms.yaml).
+// alarms of integration X in stack S are named "S/X/…" (integration-alarms.yaml):
+// "/" occurs in no stack or integration name, so the prefix of X never
+// matches the alarms of integration "X-2", nor those of stack "S-prod".
 type Switch struct {
 	client CloudWatchAPI
 	prefix string
@@ -37,7 +39,7 @@ func NewSwitch(client CloudWatchAPI, stack string) *Switch {
 	if stack == "" {
 		return nil
 	}
-	return &Switch{client: client, prefix: stack + "-"}
+	return &Switch{client: client, prefix: stack + "/"}
 }
 
 // Hold disables (hold true) or re-enables the actions of every alarm of
@@ -47,7 +49,7 @@ func (s *Switch) Hold(ctx context.Context, integration string, hold bool) (int, 
 	if s == nil {
 		return 0, nil
 	}
-	prefix := s.prefix + integration + "-"
+	prefix := s.prefix + integration + "/"
 	var names []string
 	var next *string
 	for {

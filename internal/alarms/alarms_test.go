@@ -65,13 +65,14 @@ func TestHoldSwitchesOnlyTheIntegrationsAlarms(t *testing.T) {
 	}
 	var want []string
 	for i := range 105 { // more than one Enable/Disable call's worth
-		name := fmt.Sprintf("vigil-agent-bridge-alarm-%03d", i)
+		name := fmt.Sprintf("vigil/agent-bridge/alarm-%03d", i)
 		put(name)
 		want = append(want, name)
 	}
-	put("vigil-agent-bridge2-consecutive-failures-critical") // another integration sharing the prefix
-	put("vigil-heartbeat")                                   // the monitor's own
-	put("other-stack-agent-bridge-consecutive-failures-critical")
+	put("vigil/agent-bridge-2/consecutive-failures-critical")    // another integration whose name starts the same
+	put("vigil/heartbeat")                                       // the monitor's own
+	put("vigil-prod/agent-bridge/consecutive-failures-critical") // a stack whose name starts the same
+	put("vigil-agent-bridge-consecutive-failures-critical")      // the old naming: no longer matched
 
 	fake := &RecordingActions{Client: cw}
 	s := NewSwitch(fake, "vigil")

@@ -136,7 +136,7 @@ func TestTemplateCountRefusesUnknownCondition(t *testing.T) {
 
 func TestMonthlyCost(t *testing.T) {
 	u := Usage{
-		Checks: ChecksPerMonth, MetricSeries: 6, AlarmMetrics: 19, KMSKeys: 1,
+		Checks: ChecksPerMonth, MetricSeries: 6, AlarmMetrics: 20, KMSKeys: 1,
 		PutMetricDataCalls: 1, DurationMs: 299.2, MemoryMB: 256,
 		DynamoDBReads: 1, DynamoDBWrites: 1, ItemBytes: 3000, LogBytes: 1500,
 	}
@@ -147,7 +147,7 @@ func TestMonthlyCost(t *testing.T) {
 	}
 	want := map[string]float64{
 		"Custom metrics":         1.80,
-		"Alarms":                 1.90,
+		"Alarms":                 2.00,
 		"KMS key (alarm topic)":  1.00,
 		"PutMetricData":          0.432,
 		"Lambda requests":        0.00864,
@@ -166,9 +166,9 @@ func TestMonthlyCost(t *testing.T) {
 		}
 	}
 	// COST.md's defaults minus the sample's 4 body metrics, SNS/KMS
-	// requests and its rounding: 6.55 − 1.20 − 0.01 ≈ 5.33.
-	if total := Total(items); math.Abs(total-5.33) > 0.02 {
-		t.Errorf("Total = %.4f, want ≈ 5.33", total)
+	// requests and its rounding: 6.65 − 1.20 − 0.01 ≈ 5.43.
+	if total := Total(items); math.Abs(total-5.43) > 0.02 {
+		t.Errorf("Total = %.4f, want ≈ 5.43", total)
 	}
 }
 

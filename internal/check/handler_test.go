@@ -58,6 +58,7 @@ type fixture struct {
 	// bridgeURL is where the bridge listens; name the fixture's integration.
 	bridgeURL string
 	name      string
+	tableName string
 	smARN     string
 	base      time.Time
 	clock     *clock // nil: the handler reads the real time
@@ -96,6 +97,7 @@ func newFixture(t *testing.T, integration string, sfnClient execution.SFNAPI) *f
 	// Unique names keep repeated runs (-count) on one emulator apart.
 	suffix := fmt.Sprintf("-%d", time.Now().UnixNano())
 	table := "check-" + integration + suffix
+	f.tableName = table
 	if err := store.CreateTable(ctx, f.clients.DynamoDB, table); err != nil {
 		t.Fatal(err)
 	}

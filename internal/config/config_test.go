@@ -2,8 +2,6 @@ package config
 
 import (
 	"errors"
-	"fmt"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -380,6 +378,11 @@ func TestWebhookDestinations(t *testing.T) {
 		{"loopback allowed", "{url: 'http://127.0.0.1:8765/recover', allow_loopback: true}", nil},
 		{"link-local always refused", "{url: 'http://169.254.169.254/', allow_loopback: true}", ErrRefusedDestination},
 		{"metadata v6 always refused", "{url: 'http://[fd00:ec2::254]/', allow_loopback: true}", ErrRefusedDestination},
+		{"metadata through 6to4 always refused", "{url: 'http://[2002:a9fe:a9fe::]/', allow_loopback: true}", ErrRefusedDestination},
+		{"site-local always refused", "{url: 'http://[fec0::1]/', allow_loopback: true}", ErrRefusedDestination},
+		{"NAT64 loopback", "{url: 'http://[64:ff9b::127.0.0.1]/'}", ErrRefusedDestination},
+		{"NAT64 loopback allowed", "{url: 'http://[64:ff9b::127.0.0.1]/', allow_loopback: true}", nil},
+		{"multicast always refused", "{url: 'http://224.0.0.1/', allow_loopback: true}", ErrRefusedDestination},
 		{"allow_link_local does not exist", "{url: 'http://169.254.169.254/', allow_link_local: true}", nil}, // decode error, checked below
 		{"file scheme", "{url: 'file:///tmp/x'}", ErrRefusedDestination},
 	}
@@ -404,46 +407,59 @@ func TestWebhookDestinations(t *testing.T) {
 	}
 }
 
-func TestCheckAddr(t *testing.T) {
+// TestDestinationForms gives a literal target of every refused address form
+// (the table netguard.CheckAddr implements): each is refused at load with
+// the field named and netguard's reason, and accepted with the flag that
+// covers it, where one does.
+func TestDestinationForms(t *testing.T) {
 	cases := []struct {
-		addr                string
-		loopback, linkLocal bool
-		refused             bool
+		host   string // as written in a URL
+		flag   string // the field that allows it; "" when nothing does
+		reason string
 	}{
-		{"93.184.216.34", false, false, false},
-		{"2606:2800:220:1:248:1893:25c8:1946", false, false, false},
-		{"10.0.0.1", false, false, false}, // private VPC addresses are legitimate targets
-		{"127.0.0.1", false, false, true},
-		{"127.255.255.254", false, false, true},
-		{"127.0.0.1", true, false, false},
-		{"::1", false, false, true},
-		{"::1", true, false, false},
-		{"::ffff:127.0.0.1", false, false, true},
-		{"0.0.0.0", false, false, true},
-		{"::", false, false, true},
-		{"169.254.169.254", false, false, true},
-		{"169.254.169.254", true, false, true},
-		{"169.254.169.254", false, true, false},
-		{"169.254.170.2", false, false, true},
-		{"fe80::1", false, false, true},
-		{"fe80::1%eth0", false, false, true},
-		{"fd00:ec2::254", false, false, true},
-		{"fd00:ec2::254", false, true, false},
-		{"fd00:ec2::253", false, false, false},
+		{"127.0.0.1", "allow_loopback", "127.0.0.1 is a loopback address"},
+		{"0.0.0.0", "allow_loopback", "0.0.0.0 is a loopback address"},
+		{"0.1.2.3", "allow_loopback", "0.1.2.3 is a loopback address"},
+		{"[::1]", "allow_loopback", "::1 is a loopback address"},
+		{"[::]", "allow_loopback", ":: is a loopback address"},
+		{"[::ffff:127.0.0.1]", "allow_loopback", "embeds 127.0.0.1 (IPv4-mapped)"},
+		{"[::127.0.0.1]", "allow_loopback", "embeds 127.0.0.1 (IPv4-compatible)"},
+		{"[64:ff9b::127.0.0.1]", "allow_loopback", "embeds 127.0.0.1 (NAT64)"},
+		{"[64:ff9b:1::7f00:1]", "allow_loopback", "embeds 127.0.0.1 (NAT64)"},
+		{"[2002:7f00:1::]", "allow_loopback", "embeds 127.0.0.1 (6to4)"},
+		{"169.254.169.254", "allow_link_local", "169.254.169.254 is a link-local or instance metadata address"},
+		{"[fe80::1]", "allow_link_local", "fe80::1 is a link-local"},
+		{"[fec0::1]", "allow_link_local", "fec0::1 is a site-local address"},
+		{"[fd00:ec2::254]", "allow_link_local", "fd00:ec2::254 is a link-local or instance metadata address"},
+		{"[::ffff:169.254.169.254]", "allow_link_local", "embeds 169.254.169.254 (IPv4-mapped)"},
+		{"[64:ff9b::169.254.169.254]", "allow_link_local", "embeds 169.254.169.254 (NAT64)"},
+		{"[2002:a9fe:a9fe::]", "allow_link_local", "2002:a9fe:a9fe:: embeds 169.254.169.254 (6to4)"},
+		{"224.0.0.1", "", "224.0.0.1 is a multicast address"},
+		{"[ff02::1]", "", "ff02::1 is a multicast address"},
+		{"255.255.255.255", "", "255.255.255.255 is the broadcast address"},
+		{"[64:ff9b::224.0.0.1]", "", "embeds 224.0.0.1 (NAT64), a multicast address"},
 	}
 	for _, tc := range cases {
-		t.Run(fmt.Sprintf("%s/%v/%v", tc.addr, tc.loopback, tc.linkLocal), func(t *testing.T) {
-			err := CheckAddr(netip.MustParseAddr(tc.addr), tc.loopback, tc.linkLocal)
-			if got := err != nil; got != tc.refused {
-				t.Fatalf("refused = %v (%v), want %v", got, err, tc.refused)
-			}
-			if err != nil && !errors.Is(err, ErrRefusedDestination) {
-				t.Errorf("error %v is not ErrRefusedDestination", err)
+		t.Run(tc.host, func(t *testing.T) {
+			for _, target := range []string{"type: http\ntarget: http://" + tc.host + ":8080/health\n", "type: tcp\ntarget: '" + tc.host + ":5432'\n"} {
+				_, err := Parse([]byte(withComponent(target, "")))
+				want := `integration "bridge": component "orchestrator": field "target": refused destination: `
+				if !errors.Is(err, ErrRefusedDestination) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), tc.reason) {
+					t.Fatalf("%serror = %v, want %q and %q", target, err, want, tc.reason)
+				}
+				all := target + "allow_loopback: true\nallow_link_local: true\n"
+				if tc.flag != "" {
+					all = target + tc.flag + ": true\n"
+				}
+				_, err = Parse([]byte(withComponent(all, "")))
+				switch {
+				case tc.flag == "" && !errors.Is(err, ErrRefusedDestination):
+					t.Errorf("refused always, yet with both flags: %v", err)
+				case tc.flag != "" && err != nil:
+					t.Errorf("refused with %s: %v", tc.flag, err)
+				}
 			}
 		})
-	}
-	if err := CheckAddr(netip.Addr{}, true, true); !errors.Is(err, ErrRefusedDestination) {
-		t.Errorf("zero Addr: %v", err)
 	}
 }
 

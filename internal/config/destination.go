@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -8,38 +9,25 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/vigil-monitor/vigil/internal/netguard"
 )
 
-// imdsV6 is the IPv6 address of the EC2 instance metadata service; it is a
-// unique-local address, so IsLinkLocalUnicast does not cover it.
-var imdsV6 = netip.MustParseAddr("fd00:ec2::254")
-
-// CheckAddr reports whether a probe or webhook may connect to ip (SPEC §10).
-// It refuses, with an error wrapping ErrRefusedDestination:
-//   - loopback (127.0.0.0/8, ::1) and the unspecified address (0.0.0.0, ::),
-//     which reaches the local host too, unless allowLoopback;
-//   - link-local (169.254.0.0/16, fe80::/10, link-local multicast) and the
-//     instance metadata address fd00:ec2::254, unless allowLinkLocal.
-//
-// Call it at load time for literal IPs and again at dial time on every
-// resolved address, since a host name may resolve to any of these.
-// IPv4-mapped IPv6 addresses are judged as their IPv4 form.
-func CheckAddr(ip netip.Addr, allowLoopback, allowLinkLocal bool) error {
-	if !ip.IsValid() {
-		return fmt.Errorf("%w: invalid IP address", ErrRefusedDestination)
+// checkAddr judges a literal IP from a target with netguard.CheckAddr, the
+// function the probes' and the webhook's dialer applies to every resolved
+// address, so load time and dial time cannot disagree. The refusal is
+// reworded under ErrRefusedDestination, which config's callers test for.
+func checkAddr(ip netip.Addr, allowLoopback, allowLinkLocal bool) error {
+	err := netguard.CheckAddr(ip, netguard.Policy{AllowLoopback: allowLoopback, AllowLinkLocal: allowLinkLocal})
+	var refused *netguard.RefusedError
+	if errors.As(err, &refused) {
+		return fmt.Errorf("%w: %s", ErrRefusedDestination, refused.Reason)
 	}
-	ip = ip.Unmap()
-	if (ip.IsLoopback() || ip.IsUnspecified()) && !allowLoopback {
-		return fmt.Errorf("%w: %s is a loopback address", ErrRefusedDestination, ip)
-	}
-	if (ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.WithZone("") == imdsV6) && !allowLinkLocal {
-		return fmt.Errorf("%w: %s is a link-local or instance metadata address", ErrRefusedDestination, ip)
-	}
-	return nil
+	return err
 }
 
 // checkHost judges a host taken from a target before any DNS resolution:
-// literal IPs through CheckAddr, and "localhost" names (RFC 6761) as loopback.
+// literal IPs through checkAddr, and "localhost" names (RFC 6761) as loopback.
 func checkHost(host string, allowLoopback, allowLinkLocal bool) error {
 	h := strings.TrimSuffix(strings.ToLower(host), ".")
 	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
@@ -49,7 +37,7 @@ func checkHost(host string, allowLoopback, allowLinkLocal bool) error {
 		return fmt.Errorf("%w: %q is a loopback name", ErrRefusedDestination, host)
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
-		return CheckAddr(ip, allowLoopback, allowLinkLocal)
+		return checkAddr(ip, allowLoopback, allowLinkLocal)
 	}
 	// Some resolvers read "127.1", "2130706433" or "0x7f.1" as IPv4 addresses;
 	// a name made only of digits, dots and hex prefixes is refused rather than

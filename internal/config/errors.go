@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/vigil-monitor/vigil/internal/bound"
+	"github.com/vigil-monitor/vigil/internal/netguard"
 )
 
 // Sentinel errors. Validation errors wrap one of these, so callers can test
@@ -30,9 +31,13 @@ var (
 	// probe type.
 	ErrInvalidTarget = errors.New("invalid target")
 	// ErrRefusedDestination: a target or URL points at a destination refused
-	// by SPEC §10 (loopback, link-local, instance metadata, other schemes)
-	// without the flag that allows it.
-	ErrRefusedDestination = errors.New("refused destination")
+	// by SPEC §10 without the flag that allows it: loopback (all of
+	// 0.0.0.0/8 and ::), link-local, site-local and instance metadata,
+	// multicast and broadcast (never allowed), an IPv4 of these embedded in
+	// an IPv6 address (mapped, compatible, NAT64, 6to4), other schemes. It
+	// is netguard.ErrRefused, so a refusal at load and one at dial time test
+	// alike.
+	ErrRefusedDestination = netguard.ErrRefused
 	// ErrOutOfRange: a number or duration is outside its allowed range, or a
 	// warning threshold is past its critical one.
 	ErrOutOfRange = errors.New("out of range")

@@ -16,8 +16,9 @@ import (
 // evaluateBody runs the assertions and extracts the metrics from an HTTP
 // body. It returns one reason per failure and the metrics it could read.
 // The body is decoded as JSON once, and only if a json_path needs it.
-// Values quoted from the body are bounded, secret header values redacted
-// from them first.
+// Values quoted from the body are bounded; when the request carried secret
+// headers none is quoted at all: the reason says the value differed, not
+// what it was.
 func evaluateBody(body []byte, assertions []config.Assertion, metrics []config.ExtractedMetric, secret http.Header) ([]string, map[string]float64) {
 	var (
 		reasons []string
@@ -52,8 +53,10 @@ func evaluateBody(body []byte, assertions []config.Assertion, metrics []config.E
 				reasons = append(reasons, fmt.Sprintf("json_path %q not found", a.JSONPath))
 			case a.Equals != nil && !isScalar(v):
 				reasons = append(reasons, fmt.Sprintf("json_path %q is %s, want %q", a.JSONPath, kind(v), *a.Equals))
+			case a.Equals != nil && render(v) != *a.Equals && len(secret) > 0:
+				reasons = append(reasons, fmt.Sprintf("json_path %q differs from %q (value %s)", a.JSONPath, *a.Equals, withheld))
 			case a.Equals != nil && render(v) != *a.Equals:
-				reasons = append(reasons, fmt.Sprintf("json_path %q is %s, want %q", a.JSONPath, quoteValue(render(v), secret), *a.Equals))
+				reasons = append(reasons, fmt.Sprintf("json_path %q is %s, want %q", a.JSONPath, bound.Quote(render(v)), *a.Equals))
 			}
 		case a.Contains != "":
 			if !bytes.Contains(body, []byte(a.Contains)) {

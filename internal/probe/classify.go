@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vigil-monitor/vigil/internal/bound"
+	"github.com/vigil-monitor/vigil/internal/netguard"
 )
 
 // Classify is the one place a probe failure is judged: it says whose fault a
@@ -38,6 +39,10 @@ import (
 // The cause never repeats the request URL. Texts from the network stack are
 // cut to bound.Value; reasons the probe worded itself are kept whole (they
 // bound the target's values they quote).
+//
+// phase may be empty, for a caller that does not trace a request through
+// its phases (the recovery webhook): the cause then comes without a label,
+// and a timeout counts as the target's.
 func Classify(err error, phase string, budget time.Duration) (Side, string) {
 	side, cause := classify(err, phase, budget)
 	if label := phaseLabel(phase); label != "" {
@@ -88,8 +93,8 @@ func checkerFault(err error, text string) (string, bool) {
 func classify(err error, phase string, budget time.Duration) (Side, string) {
 	var (
 		reason   *reasonError
-		refused  *refusedError
-		redirect *redirectError
+		refused  *netguard.RefusedError
+		redirect *netguard.RedirectError
 		certErr  *tls.CertificateVerificationError
 		alert    tls.AlertError
 		record   tls.RecordHeaderError
@@ -183,14 +188,20 @@ func isTimeout(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout()
 }
 
-// networkText is err's own text, without the request URL a *url.Error adds,
-// cut to bound.Value.
+// transportBroken is how net/http prefixes a failure to read the response
+// on a connection it wrote the request to ("malformed HTTP response …",
+// "server response headers exceeded …"). The cause after it is what says
+// what went wrong; the prefix would take most of bound.Value.
+const transportBroken = "net/http: HTTP/1.x transport connection broken: "
+
+// networkText is err's own text, without the request URL a *url.Error adds
+// or net/http's transportBroken prefix, cut to bound.Value.
 func networkText(err error) string {
 	var urlErr *url.Error
 	if errors.As(err, &urlErr) {
 		err = urlErr.Err
 	}
-	return bound.Text(err.Error(), bound.Value)
+	return bound.Text(strings.TrimPrefix(err.Error(), transportBroken), bound.Value)
 }
 
 // reasonError is a failure the probe worded itself (a status, an assertion,

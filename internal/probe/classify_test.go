@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/url"
@@ -15,7 +16,7 @@ import (
 	"time"
 
 	"github.com/vigil-monitor/vigil/internal/bound"
-	"github.com/vigil-monitor/vigil/internal/config"
+	"github.com/vigil-monitor/vigil/internal/netguard"
 )
 
 // dialErr is the shape of a failed connect: *net.OpError around a syscall
@@ -66,7 +67,7 @@ func TestClassify(t *testing.T) {
 		{"ENOBUFS", dialErr(syscall.ENOBUFS), PhaseConnect, SideChecker, "connect: checker out of buffer space"},
 		{"ENOMEM", dialErr(syscall.ENOMEM), PhaseConnect, SideChecker, "connect: checker out of memory"},
 		{"EADDRNOTAVAIL", dialErr(syscall.EADDRNOTAVAIL), PhaseConnect, SideChecker, "connect: checker out of local addresses (cannot assign requested address)"},
-		{"guard refusal", inURL(&net.OpError{Op: "dial", Err: &refusedError{config.ErrRefusedDestination}}), PhaseConnect, SideTarget, "connect: " + config.ErrRefusedDestination.Error()},
+		{"guard refusal", inURL(&net.OpError{Op: "dial", Err: &netguard.RefusedError{Reason: "169.254.169.254 is a link-local or instance metadata address"}}), PhaseConnect, SideTarget, "connect: refused destination: 169.254.169.254 is a link-local or instance metadata address"},
 		{"canceled by the caller", inURL(context.Canceled), PhaseConnect, SideChecker, "connect: canceled before completion"},
 
 		// TLS.
@@ -78,7 +79,7 @@ func TestClassify(t *testing.T) {
 		// Response headers and body.
 		{"headers timeout", inURL(context.DeadlineExceeded), PhaseHeaders, SideTarget, "response headers: timeout after 1s"},
 		{"headers cut short", inURL(io.EOF), PhaseHeaders, SideTarget, "response headers: connection closed by the server before a complete response"},
-		{"redirects", inURL(&redirectError{"more than 5 redirects"}), PhaseHeaders, SideTarget, "response headers: more than 5 redirects"},
+		{"redirects", inURL(&netguard.RedirectError{Reason: "more than 5 redirects"}), PhaseHeaders, SideTarget, "response headers: more than 5 redirects"},
 		{"body timeout", &net.OpError{Op: "read", Err: os.ErrDeadlineExceeded}, PhaseBody, SideTarget, "body: timeout after 1s"},
 		{"body cut short", io.ErrUnexpectedEOF, PhaseBody, SideTarget, "body: connection closed by the server before a complete response"},
 		{"body too large", errBodyTooLarge, PhaseBody, SideTarget, "body: exceeds the 1 MiB cap"},
@@ -97,6 +98,13 @@ func TestClassify(t *testing.T) {
 
 		// Anything else is the target's, bounded and without the URL.
 		{"unknown network error", inURL(errors.New(long)), PhaseHeaders, SideTarget, "response headers: " + bound.Text(long, bound.Value)},
+
+		// No phase (a caller that does not trace them, the recovery
+		// webhook): the cause alone.
+		{"no phase: refusal", inURL(&net.OpError{Op: "dial", Err: &netguard.RefusedError{Reason: "127.0.0.1 is a loopback address"}}), "", SideTarget, "refused destination: 127.0.0.1 is a loopback address"},
+		{"no phase: timeout", inURL(context.DeadlineExceeded), "", SideTarget, "timeout after 1s"},
+		{"no phase: connection refused", inURL(dialErr(syscall.ECONNREFUSED)), "", SideTarget, "connection refused"},
+		{"no phase: header cap", inURL(fmt.Errorf("net/http: HTTP/1.x transport connection broken: %w", errors.New("net/http: server response headers exceeded 65536 bytes; aborted"))), "", SideTarget, "net/http: server response headers exceeded 65536 bytes; aborted"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vigil-monitor/vigil/internal/config"
+	"github.com/vigil-monitor/vigil/internal/netguard"
 )
 
 // errBodyTooLarge marks a body over maxBody.
@@ -28,7 +29,7 @@ func ProbeHTTP(ctx context.Context, c config.Component, headers http.Header) Res
 func (p prober) http(ctx context.Context, c config.Component, headers http.Header) Result {
 	r := p.probeHTTP(ctx, c, headers)
 	r.Component = c.Name
-	r.Error = redact(r.Error, headers)
+	r.Error = netguard.Redact(r.Error, headers)
 	return r
 }
 
@@ -64,8 +65,7 @@ func (p prober) probeHTTP(ctx context.Context, c config.Component, extra http.He
 		req.Header.Set("User-Agent", userAgent)
 	}
 
-	client := p.httpClient(ctx, c, s.MaxRedirects, extra)
-	resp, err := client.Do(req)
+	resp, err := p.client(ctx, c, s.MaxRedirects, extra).Do(req)
 	if err != nil {
 		return fail(trace.failure(err))
 	}
@@ -115,26 +115,6 @@ func httpSettings(c config.Component) config.HTTPProbe {
 		s.MaxRedirects = defaultMaxRedirects
 	}
 	return s
-}
-
-// httpClient builds a client whose every connection goes through the
-// guarded dialer, bound to ctx, and is used for one request only.
-func (p prober) httpClient(ctx context.Context, c config.Component, maxRedirects int, secret http.Header) *http.Client {
-	return &http.Client{
-		Transport: &http.Transport{
-			// No proxy: the guard must see the real destination, and a
-			// proxy from the environment would hide it.
-			Proxy:       nil,
-			DialContext: boundDial(ctx, p.dialer(c)),
-			TLSClientConfig: &tls.Config{
-				InsecureSkipVerify: c.InsecureSkipVerify, // opted into per component (SPEC §10)
-				MinVersion:         tls.VersionTLS12,
-			},
-			DisableKeepAlives:      true,
-			MaxResponseHeaderBytes: 64 << 10,
-		},
-		CheckRedirect: checkRedirect(maxRedirects, secret),
-	}
 }
 
 // readBody reads at most maxBody bytes, refusing a longer body up front

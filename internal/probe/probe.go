@@ -2,14 +2,12 @@ package probe
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
-	"github.com/vigil-monitor/vigil/internal/bound"
 	"github.com/vigil-monitor/vigil/internal/config"
+	"github.com/vigil-monitor/vigil/internal/netguard"
 )
 
 // ProbeFn probes one component once, within ctx and the component's timeout.
@@ -55,9 +53,22 @@ type prober struct {
 	resolver *net.Resolver // nil for the system resolver
 }
 
-// dialer returns the guarded dialer for c.
-func (p prober) dialer(c config.Component) *net.Dialer {
-	return guardedDialer(c.AllowLoopback, c.AllowLinkLocal, p.resolver)
+// policy is the component's exceptions to the destination guard.
+func policy(c config.Component) netguard.Policy {
+	return netguard.Policy{AllowLoopback: c.AllowLoopback, AllowLinkLocal: c.AllowLinkLocal}
+}
+
+// client builds the guarded client for one probe of c within ctx (see
+// netguard.NewClient): secret headers are dropped from a redirect hop
+// that leaves the host or goes from https to http.
+func (p prober) client(ctx context.Context, c config.Component, maxRedirects int, secret http.Header) *http.Client {
+	return netguard.NewClient(ctx, netguard.ClientOptions{
+		Policy:             policy(c),
+		Resolver:           p.resolver,
+		InsecureSkipVerify: c.InsecureSkipVerify, // opted into per component (SPEC §10)
+		MaxRedirects:       maxRedirects,
+		Secret:             secret,
+	})
 }
 
 const (
@@ -106,56 +117,8 @@ func mergeHeaders(plain map[string]string, extra http.Header) http.Header {
 	return h
 }
 
-// redact removes every extra header value from msg. Probe errors are built
-// not to carry header values, but a target may echo one back (in a body an
-// assertion quotes, say), and a secret must never reach a log or a metric.
-func redact(msg string, headers http.Header) string {
-	if msg == "" {
-		return msg
-	}
-	for _, vs := range headers {
-		for _, v := range vs {
-			if v != "" {
-				msg = strings.ReplaceAll(msg, v, "[redacted]")
-			}
-		}
-	}
-	return msg
-}
-
-// quoteValue quotes a value taken from the target for a reason: secret
-// header values redacted first (a cut could split one), then bounded.
-func quoteValue(v string, secret http.Header) string {
-	return bound.Quote(redact(v, secret))
-}
-
-// redirectError explains why a redirect was not followed.
-type redirectError struct{ msg string }
-
-func (e *redirectError) Error() string { return e.msg }
-
-// checkRedirect caps redirects at limit and refuses hops to schemes other
-// than http and https. The destination address of each hop is re-checked by
-// the guarded dialer, since every hop dials anew. Secret headers are dropped
-// when a hop leaves the original host: net/http strips only Authorization and
-// cookies, and a secret API key must not follow a redirect to another site.
-func checkRedirect(limit int, secret http.Header) func(*http.Request, []*http.Request) error {
-	return func(req *http.Request, via []*http.Request) error {
-		if limit < 0 {
-			// The redirect response itself is the answer; expected_status judges it.
-			return http.ErrUseLastResponse
-		}
-		if len(via) > limit {
-			return &redirectError{fmt.Sprintf("more than %d redirects", limit)}
-		}
-		if s := req.URL.Scheme; s != "http" && s != "https" {
-			return &redirectError{fmt.Sprintf("redirect to scheme %q refused", s)}
-		}
-		if req.URL.Host != via[0].URL.Host {
-			for k := range secret {
-				req.Header.Del(k)
-			}
-		}
-		return nil
-	}
-}
+// withheld stands in a reason for a value the target sent, when the
+// request carried secret headers: a target may echo a credential in any
+// shape (escaped, encoded, cut, embedded in other text), and no redaction
+// can know them all, so none of such an answer is quoted.
+const withheld = "not shown: the request carried secret headers"

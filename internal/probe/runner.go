@@ -8,6 +8,7 @@ import (
 
 	"github.com/vigil-monitor/vigil/internal/bound"
 	"github.com/vigil-monitor/vigil/internal/config"
+	"github.com/vigil-monitor/vigil/internal/netguard"
 )
 
 // Run probes every component concurrently, at most limit at a time, and
@@ -60,7 +61,7 @@ func Run(ctx context.Context, probers map[string]ProbeFn, comps []config.Compone
 func runOne(ctx context.Context, probers map[string]ProbeFn, c config.Component, h Headers) (r Result) {
 	defer func() {
 		if v := recover(); v != nil {
-			r = checkerResult("probe panicked: %s", redact(fmt.Sprint(v), h.Header))
+			r = checkerResult("probe panicked: %s", netguard.Redact(fmt.Sprint(v), h.Header))
 		}
 		r.Component = c.Name
 		r.Error = bound.Text(r.Error, bound.Error)

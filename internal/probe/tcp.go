@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vigil-monitor/vigil/internal/config"
+	"github.com/vigil-monitor/vigil/internal/netguard"
 )
 
 // ProbeTCP connects to the component's host:port through the guarded dialer
@@ -24,7 +25,7 @@ func (p prober) tcp(ctx context.Context, c config.Component, headers http.Header
 
 	r := Result{Component: c.Name}
 	start := time.Now()
-	conn, err := p.dialer(c).DialContext(ctx, "tcp", c.Target)
+	conn, err := netguard.Dial(ctx, netguard.NewDialer(policy(c), p.resolver), "tcp", c.Target)
 	r.Latency = time.Since(start)
 	if err != nil {
 		// The dialer reports every lookup failure as a *net.DNSError, its
@@ -35,7 +36,7 @@ func (p prober) tcp(ctx context.Context, c config.Component, headers http.Header
 			phase = PhaseDNS
 		}
 		r.fail(phase, err, budget)
-		r.Error = redact(r.Error, headers)
+		r.Error = netguard.Redact(r.Error, headers)
 		return r
 	}
 	// A close error says nothing about the target's health: it accepted.

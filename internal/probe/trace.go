@@ -25,7 +25,8 @@ type tracer struct {
 
 // withTracer attaches a new tracer to ctx. The probe must build its client
 // and request from the returned context: the guarded dial reads the lookup
-// and connect hooks from it (boundDial dials with the probe's context).
+// and connect hooks from it (netguard.NewClient dials with the context it
+// was built with, not the request's).
 func withTracer(ctx context.Context) (context.Context, *tracer) {
 	t := &tracer{}
 	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{

@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/vigil-monitor/vigil/internal/bound"
 	"github.com/vigil-monitor/vigil/internal/config"
+	"github.com/vigil-monitor/vigil/internal/netguard"
 )
 
 // ProbeWebSocket performs the WebSocket handshake with the component's
@@ -26,7 +28,7 @@ func ProbeWebSocket(ctx context.Context, c config.Component, headers http.Header
 func (p prober) webSocket(ctx context.Context, c config.Component, headers http.Header) Result {
 	r := p.probeWebSocket(ctx, c, headers)
 	r.Component = c.Name
-	r.Error = redact(r.Error, headers)
+	r.Error = netguard.Redact(r.Error, headers)
 	return r
 }
 
@@ -51,7 +53,7 @@ func (p prober) probeWebSocket(ctx context.Context, c config.Component, extra ht
 		return r
 	}
 	conn, resp, err := websocket.Dial(ctx, c.Target, &websocket.DialOptions{
-		HTTPClient:   p.httpClient(ctx, c, defaultMaxRedirects, extra),
+		HTTPClient:   p.client(ctx, c, defaultMaxRedirects, extra),
 		HTTPHeader:   h,
 		Subprotocols: s.Subprotocols,
 	})
@@ -107,7 +109,8 @@ var errNoReply = errors.New("no reply")
 
 // awaitReply reads messages until one contains expect. It returns nil on a
 // match, errNoReply when the deadline passed first, and otherwise why the
-// connection ended.
+// connection ended; a close reason is quoted only when the handshake carried
+// no secret headers.
 func awaitReply(ctx context.Context, conn *websocket.Conn, expect []byte, secret http.Header) error {
 	for {
 		_, msg, err := conn.Read(ctx)
@@ -123,8 +126,12 @@ func awaitReply(ctx context.Context, conn *websocket.Conn, expect []byte, secret
 		var ce websocket.CloseError
 		if errors.As(err, &ce) {
 			reason := ""
-			if ce.Reason != "" {
-				reason = " " + quoteValue(ce.Reason, secret)
+			switch {
+			case ce.Reason == "":
+			case len(secret) > 0:
+				reason = "; reason " + withheld
+			default:
+				reason = " " + bound.Quote(ce.Reason)
 			}
 			return reasonf("server closed the connection (status %d%s) before the expected reply", int(ce.Code), reason)
 		}

@@ -169,20 +169,28 @@ func TestProbeWebSocketSendsHeaders(t *testing.T) {
 		if err != nil {
 			return
 		}
-		// Close straight away: the probe expects a reply and must say why
-		// it got none, without the secret.
-		conn.Close(websocket.StatusGoingAway, "bye")
+		// Close straight away, with the token echoed in the reason when
+		// there is one: the probe expects a reply and must say why it got
+		// none, without the secret.
+		_, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		conn.Close(websocket.StatusGoingAway, strings.TrimSpace("bye "+token))
 	}))
 	c := wsComponent(srv.URL, config.WebSocketProbe{Headers: map[string]string{"X-Plain": "p"}, Send: "ping"})
+
 	r := ProbeWebSocket(t.Context(), c, http.Header{"Authorization": {"Bearer " + secret}})
-	checkResult(t, r, false, `websocket reply: server closed the connection (status 1001 "bye")`)
-	if strings.Contains(r.Error, secret) {
-		t.Errorf("Error %q contains the secret header value", r.Error)
+	checkResult(t, r, false, "websocket reply: server closed the connection (status 1001; reason not shown: the request carried secret headers)")
+	if strings.Contains(r.Error, secret) || strings.Contains(r.Error, "bye") {
+		t.Errorf("Error %q quotes the close reason of a request with secret headers", r.Error)
 	}
 	h := <-got
 	if h.Get("X-Plain") != "p" || h.Get("Authorization") != "Bearer "+secret {
 		t.Errorf("handshake headers = %v, want X-Plain and Authorization", h)
 	}
+
+	// Without secret headers the reason is quoted.
+	r = ProbeWebSocket(t.Context(), c, nil)
+	checkResult(t, r, false, `websocket reply: server closed the connection (status 1001 "bye")`)
+	<-got
 }
 
 func TestProbeWebSocketClosesCleanly(t *testing.T) {

@@ -7,13 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/netip"
-	"net/url"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -21,6 +17,8 @@ import (
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/vigil-monitor/vigil/internal/config"
+	"github.com/vigil-monitor/vigil/internal/netguard"
+	"github.com/vigil-monitor/vigil/internal/probe"
 )
 
 // Action defaults, used when a configuration reaches the handler without
@@ -60,9 +58,16 @@ func IdempotencyKey(incidentID string, attempt int) string {
 	return fmt.Sprintf("%s-%d", incidentID, attempt)
 }
 
-// runWebhook calls the webhook once. A failure (refused destination,
-// timeout, unexpected status) is returned as an error whose text names the
-// cause and never a header value.
+// runWebhook calls the webhook once, through netguard's client: every
+// dial checked after DNS resolution (link-local and instance metadata
+// always refused, loopback unless the webhook allows it, SPEC §10), the
+// connection bound to the call's deadline, TLS 1.2 at least, response
+// headers capped. Redirects are not followed, so a redirect cannot lead the
+// call anywhere; its status is judged like any other.
+//
+// A failure (refused destination, timeout, unexpected status) is returned
+// as an error whose text names the cause and never a header value; a
+// refusal by the guard is a *netguard.RefusedError to errors.As.
 func runWebhook(ctx context.Context, w *config.Webhook, secret http.Header, p actionPayload) error {
 	timeout := w.Timeout.D()
 	if timeout <= 0 {
@@ -70,7 +75,7 @@ func runWebhook(ctx context.Context, w *config.Webhook, secret http.Header, p ac
 	}
 	budget := timeout
 	if dl, ok := ctx.Deadline(); ok {
-		budget = min(budget, max(time.Until(dl), 0))
+		budget = min(budget, max(time.Until(dl), 0)).Round(time.Millisecond)
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -109,9 +114,14 @@ func runWebhook(ctx context.Context, w *config.Webhook, secret http.Header, p ac
 		req.Header.Set("User-Agent", userAgent)
 	}
 
-	resp, err := webhookClient(ctx, w.AllowLoopback).Do(req)
+	client := netguard.NewClient(ctx, netguard.ClientOptions{
+		Policy:       netguard.Policy{AllowLoopback: w.AllowLoopback},
+		MaxRedirects: -1,
+		Secret:       secret,
+	})
+	resp, err := client.Do(req)
 	if err != nil {
-		return errors.New(redact("webhook: "+describe(err, budget), secret))
+		return webhookFailure(err, budget, secret)
 	}
 	defer resp.Body.Close()
 	// Drain a little so the server sees a complete exchange; the body
@@ -127,37 +137,17 @@ func runWebhook(ctx context.Context, w *config.Webhook, secret http.Header, p ac
 	return nil
 }
 
-// webhookClient returns a client for one webhook call. Every dial is checked
-// after DNS resolution: link-local and instance-metadata addresses are always
-// refused (a recovery action has no business there), loopback unless the
-// webhook allows it (SPEC §10). Redirects are not followed, so a redirect
-// cannot lead the call to a refused place; its status is judged like any
-// other. The connection lives for this call only.
-func webhookClient(ctx context.Context, allowLoopback bool) *http.Client {
-	d := &net.Dialer{
-		KeepAlive: -1,
-		Control: func(_, address string, _ syscall.RawConn) error {
-			ap, err := netip.ParseAddrPort(address)
-			if err != nil {
-				return fmt.Errorf("%w: unparsable address %q", config.ErrRefusedDestination, address)
-			}
-			return config.CheckAddr(ap.Addr(), allowLoopback, false)
-		},
+// webhookFailure words a failed call the way a failed probe is worded
+// (probe.Classify, without phases), secret header values redacted. A
+// refusal by the guard stays typed: its text names an address, never a
+// header value.
+func webhookFailure(err error, budget time.Duration, secret http.Header) error {
+	var refused *netguard.RefusedError
+	if errors.As(err, &refused) {
+		return fmt.Errorf("webhook: %w", refused)
 	}
-	return &http.Client{
-		Transport: &http.Transport{
-			Proxy: nil,
-			DialContext: func(_ context.Context, network, addr string) (net.Conn, error) {
-				// Bound to the call's context, deadline included: the
-				// transport detaches dials from the request context.
-				return d.DialContext(ctx, network, addr)
-			},
-			DisableKeepAlives:   true,
-			TLSHandshakeTimeout: defaultWebhookTimeout,
-			ForceAttemptHTTP2:   true,
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	_, cause := probe.Classify(err, "", budget)
+	return errors.New(netguard.Redact("webhook: "+cause, secret))
 }
 
 // runLambda invokes the action's function synchronously once. A function
@@ -206,44 +196,6 @@ func invokeError(name string, out *lambda.InvokeOutput) error {
 		return fmt.Errorf("lambda action: %s answered status %d", name, out.StatusCode)
 	}
 	return nil
-}
-
-// describe turns an HTTP client error into a short cause; the URL is in the
-// configuration already.
-func describe(err error, budget time.Duration) string {
-	var netErr net.Error
-	var urlErr *url.Error
-	cause := err
-	if errors.As(err, &urlErr) {
-		cause = urlErr.Err
-	}
-	switch {
-	case errors.Is(err, config.ErrRefusedDestination):
-		return cause.Error()
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
-		return fmt.Sprintf("timeout after %s", budget.Round(time.Millisecond))
-	case errors.Is(err, context.Canceled):
-		return "canceled before completion"
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection refused"
-	case errors.Is(err, syscall.ECONNRESET):
-		return "connection reset by peer"
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return "connection closed by the server before a complete response"
-	}
-	return cause.Error()
-}
-
-// redact removes every secret header value from msg.
-func redact(msg string, secret http.Header) string {
-	for _, vs := range secret {
-		for _, v := range vs {
-			if v != "" {
-				msg = strings.ReplaceAll(msg, v, "[redacted]")
-			}
-		}
-	}
-	return msg
 }
 
 // excerpt shortens s for an error message.

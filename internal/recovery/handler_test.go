@@ -30,6 +30,7 @@ import (
 	"github.com/vigil-monitor/vigil/internal/config"
 	"github.com/vigil-monitor/vigil/internal/health"
 	"github.com/vigil-monitor/vigil/internal/metrics"
+	"github.com/vigil-monitor/vigil/internal/netguard"
 	"github.com/vigil-monitor/vigil/internal/notify"
 	"github.com/vigil-monitor/vigil/internal/probe"
 	"github.com/vigil-monitor/vigil/internal/secret"
@@ -600,9 +601,9 @@ func TestHandlerLambdaAction(t *testing.T) {
 func TestWebhookRefusesLoopbackUnlessAllowed(t *testing.T) {
 	t.Parallel()
 	hook := newTarget(t, http.StatusOK)
-	p := actionPayload{Integration: "bridge", IncidentID: "bridge-1", Attempt: 1, IdempotencyKey: "bridge-1-1"}
+	p := testPayload
 	err := runWebhook(t.Context(), &config.Webhook{URL: hook.URL, Timeout: dur(time.Second)}, nil, p)
-	if !errors.Is(err, config.ErrRefusedDestination) && (err == nil || !strings.Contains(err.Error(), "refused")) {
+	if !errors.Is(err, netguard.ErrRefused) {
 		t.Errorf("loopback webhook without allow_loopback: %v, want refused", err)
 	}
 	if hook.calls.Load() != 0 {

@@ -62,7 +62,7 @@ func (m *md) row(cells ...string) {
 }
 
 func (m *md) integration(in Integration, now time.Time) {
-	m.line("## %s", in.Name)
+	m.line("## %s", inert(in.Name))
 	m.line("")
 	m.overview(in, now)
 	m.stateMachine(in, now)
@@ -76,7 +76,7 @@ func (m *md) integration(in Integration, now time.Time) {
 	m.line("### Recommendations")
 	m.line("")
 	for _, r := range in.Recommendations {
-		m.line("- %s", oneLine(r))
+		m.line("- %s", inert(r))
 	}
 }
 
@@ -119,7 +119,7 @@ func (m *md) overview(in Integration, now time.Time) {
 	m.line("| Component | Status | Score | Last check | Issues |")
 	m.line("|---|---|---:|---|---|")
 	for _, c := range in.Components {
-		name := c.Name
+		name := inert(c.Name)
 		if !c.Critical {
 			name += " (non-critical)"
 		}
@@ -127,7 +127,7 @@ func (m *md) overview(in Integration, now time.Time) {
 		if c.Status == StatusNeverChecked {
 			score, when = "—", "never"
 		}
-		m.row(name, c.Status, score, when, dash(strings.Join(c.Issues, "; ")))
+		m.row(name, c.Status, score, when, dash(inert(strings.Join(c.Issues, "; "))))
 	}
 	m.line("")
 }
@@ -169,7 +169,7 @@ func (m *md) counters(in Integration) {
 	m.row("consecutive_failures", strconv.Itoa(c.ConsecutiveFailures))
 	m.row("consecutive_successes", strconv.Itoa(c.ConsecutiveSuccesses))
 	m.row("last_health_check", optTime(c.LastHealthCheck))
-	m.row("error_message", dash(c.ErrorMessage))
+	m.row("error_message", dash(inert(c.ErrorMessage)))
 	if c.StaleTicks > 0 {
 		m.row("stale_ticks", strconv.Itoa(c.StaleTicks))
 	}
@@ -196,7 +196,7 @@ func (m *md) history(in Integration) {
 	m.line("| Time | From | To | Cause |")
 	m.line("|---|---|---|---|")
 	for _, t := range rows {
-		m.row(fmtTime(t.At), string(t.From), string(t.To), dash(t.Cause))
+		m.row(fmtTime(t.At), string(t.From), string(t.To), dash(inert(t.Cause)))
 	}
 	m.line("")
 }
@@ -242,7 +242,7 @@ func (m *md) metrics(in Integration) {
 		if u != "" {
 			val += " " + u
 		}
-		m.row(x.Component, x.Name, val, optNum(x.Warning), optNum(x.Critical), levelText(x.Level))
+		m.row(inert(x.Component), inert(x.Name), val, optNum(x.Warning), optNum(x.Critical), levelText(x.Level))
 	}
 	m.line("")
 }
@@ -316,7 +316,7 @@ func (m *md) recovery(in Integration, now time.Time) {
 		for i, s := range r.BackoffSeconds {
 			backoff[i] = fmtDur(time.Duration(s * float64(time.Second)))
 		}
-		m.line("- Status: **%s** — %s, up to %s, backoff %s, cooldown %s", r.Status, r.Action,
+		m.line("- Status: **%s** — %s, up to %s, backoff %s, cooldown %s", r.Status, inert(r.Action),
 			plural(r.MaxAttempts, "attempt"), dash(strings.Join(backoff, " → ")), r.Cooldown)
 	}
 	if r.Held != "" {
@@ -327,7 +327,7 @@ func (m *md) recovery(in Integration, now time.Time) {
 		if r.Status == RecoveryPending || r.Status == RecoveryInProgress {
 			label = "Incident"
 		}
-		m.line("- %s: %s (execution %s)", label, r.IncidentID, dash(r.ExecutionName))
+		m.line("- %s: %s (execution %s)", label, inert(r.IncidentID), dash(inert(r.ExecutionName)))
 	}
 	if r.DecidedAt != nil {
 		s := "- Decided: " + fmtTime(*r.DecidedAt)
@@ -355,7 +355,7 @@ func (m *md) recovery(in Integration, now time.Time) {
 			s += ", attempt took " + fmtMs(r.LastDurationMs)
 		}
 		if r.LastError != "" {
-			s += " — " + oneLine(r.LastError)
+			s += " — " + inert(r.LastError)
 		}
 		m.line("%s", s)
 	}
@@ -458,6 +458,34 @@ func dash(s string) string {
 // the list or table it is in.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// inert makes text that came from outside — a target's error, a cause, a
+// name from a stored record — render as the text it is: on one line, HTML's
+// <, > and & as entities, and the Markdown characters that start a link, an
+// image, code or emphasis backslash-escaped, so `<img onerror=…>` or
+// `[x](javascript:…)` in a target's answer shows as written and does nothing
+// where the report is rendered.
+func inert(s string) string {
+	s = oneLine(s)
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		switch r {
+		case '&':
+			b.WriteString("&amp;")
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		case '\\', '`', '*', '_', '[', ']', '~':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // cell makes s safe inside a table cell.

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -502,5 +503,48 @@ func (f *failWriter) Write(p []byte) (int, error) {
 func TestMarkdownWriteError(t *testing.T) {
 	if err := Markdown(&failWriter{n: 3}, nil, parse(t), now); err == nil {
 		t.Fatal("want the writer's error")
+	}
+}
+
+// Text from targets and stored records is rendered inert: no HTML element,
+// link, image or code span of theirs survives into the Markdown.
+func TestMarkdownInjectionInert(t *testing.T) {
+	doc := parse(t, recoveryConfig)
+	const (
+		img  = `<img src=x onerror=alert(1)>`
+		link = `[click](javascript:alert(1))`
+		pic  = `![x](https://evil.example/p.png)`
+		code = "`rm -rf /`"
+	)
+	rec := health.Record{
+		Integration: "agent-bridge", Version: 9, State: health.Failed, HealthChecksPerformed: 5, LastHealthCheck: now.Add(-time.Minute),
+		ConsecutiveFailures: 3, ErrorMessage: "orchestrator: " + img + " " + link,
+		Components: []health.ComponentStatus{{Name: "orchestrator", Critical: true, Error: img + " " + pic + " " + code + " **bold** | pipe"}},
+		History:    []health.Transition{{From: health.Active, To: health.Failed, At: now.Add(-2 * time.Minute), Cause: link + " " + img}},
+		Recovery: health.RecoveryStatus{IncidentID: "agent-bridge-1", ExecutionName: "agent-bridge-1", Attempt: 1,
+			LastOutcome: health.RecoveryFailed, LastError: pic + " " + link, InProgress: true, DecidedAt: now.Add(-time.Minute)},
+	}
+	var md bytes.Buffer
+	if err := Markdown(&md, []health.Record{rec}, doc, now); err != nil {
+		t.Fatal(err)
+	}
+	out := md.String()
+	// Live syntax is the sequence without a backslash before it.
+	for _, bad := range []string{`<img`, `(^|[^\\])\]\(javascript:`, `(^|[^\\])!\[x`, "(^|[^\\\\])`rm", `(^|[^\\])\*\*bold`} {
+		if re := regexp.MustCompile(bad); re.MatchString(out) {
+			t.Errorf("report renders %s live: %q", bad, re.FindString(out))
+		}
+	}
+	// In a table, a target's pipe must not open a cell.
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "| orchestrator") && strings.Count(line, "|")-strings.Count(line, `\|`) != 6 {
+			t.Errorf("component row split by a target's pipe: %s", line)
+		}
+	}
+	// Still there, as text.
+	for _, text := range []string{"&lt;img src=x onerror=alert(1)&gt;", `\[click\](javascript:alert(1))`} {
+		if !strings.Contains(out, text) {
+			t.Errorf("report lost %q", text)
+		}
 	}
 }

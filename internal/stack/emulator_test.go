@@ -159,15 +159,17 @@ func TestStackOnEmulator(t *testing.T) {
 
 	t.Run("functions", func(t *testing.T) {
 		common := map[string]string{
-			"VIGIL_TABLE": outputs["TableName"], "VIGIL_NAMESPACE": "Vigil", "VIGIL_TOPIC_ARN": outputs["TopicArn"],
+			"VIGIL_TABLE": outputs["TableName"], "VIGIL_NAMESPACE": "Vigil",
 			"VIGIL_CONFIG_FILE": "vigil.yaml", "VIGIL_CONFIG_PARAMETER": "", "LOG_LEVEL": "info",
 		}
+		// Only the functions that publish are told the topic.
+		topic := map[string]string{"VIGIL_TOPIC_ARN": outputs["TopicArn"]}
 		for _, fn := range []struct {
 			id, name string
 			extra    map[string]string
 		}{
-			{"HealthCheckFunction", "vigil-healthcheck", map[string]string{"VIGIL_STATE_MACHINE_ARN": outputs["StateMachineArn"], "VIGIL_STACK_NAME": "vigil"}},
-			{"RecoveryFunction", "vigil-recovery", nil},
+			{"HealthCheckFunction", "vigil-healthcheck", map[string]string{"VIGIL_STATE_MACHINE_ARN": outputs["StateMachineArn"], "VIGIL_STACK_NAME": "vigil", "VIGIL_TOPIC_ARN": outputs["TopicArn"]}},
+			{"RecoveryFunction", "vigil-recovery", topic},
 			{"StatusFunction", "vigil-status", nil},
 		} {
 			if physical[fn.id] != fn.name {
@@ -292,7 +294,7 @@ func TestStackOnEmulator(t *testing.T) {
 		}
 		want := map[string]string{
 			"Integration": "agent-bridge", "MetricNamespace": "Vigil", "TopicArn": outputs["TopicArn"],
-			"AlarmNamePrefix": stackName + "-agent-bridge", "BodyMetricComponent": "bridge-metrics",
+			"AlarmNamePrefix": stackName + "/agent-bridge", "BodyMetricComponent": "bridge-metrics",
 		}
 		for k, v := range want {
 			if got[k] != v {

@@ -3,6 +3,7 @@ package stack
 import (
 	"encoding/json"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -43,7 +44,7 @@ func TestAlarms(t *testing.T) {
 	comp := map[string]any{"Integration": "agent-bridge", "Component": "bridge-metrics"}
 	const (
 		ge, gt, lt = "GreaterThanOrEqualToThreshold", "GreaterThanThreshold", "LessThanThreshold"
-		prefix     = "vigil-agent-bridge-"
+		prefix     = "vigil/agent-bridge/"
 	)
 	want := []wantAlarm{
 		{"ConsecutiveFailuresWarningAlarm", true, "Warnings", prefix + "consecutive-failures-warning", "Vigil", "ConsecutiveFailures", integ, "Maximum", 60, 2, ge, "ignore", ""},
@@ -56,12 +57,13 @@ func TestAlarms(t *testing.T) {
 		{"ErrorRateWarningAlarm", true, "Warnings", prefix + "error-rate-warning", "Vigil", "Healthy", integ, "Average", 21600, 0.1, gt, "ignore", "100 * (1 - healthy)"},
 		{"ErrorRateCriticalAlarm", true, "", prefix + "error-rate-critical", "Vigil", "Healthy", integ, "Average", 21600, 1, gt, "ignore", "100 * (1 - healthy)"},
 		{"RecoveryFailedAlarm", true, "", prefix + "recovery-failed", "Vigil", "RecoveryFailed", integ, "Sum", 60, 1, ge, "notBreaching", ""},
-		{"HeartbeatAlarm", false, "", "vigil-heartbeat", "Vigil", "Heartbeat", nil, "SampleCount", 60, 1, lt, "breaching", ""},
-		{"CheckerImpairedAlarm", false, "", "vigil-checker-impaired", "Vigil", "CheckerImpaired", nil, "Maximum", 60, 1, ge, "notBreaching", ""},
-		{"StaleTicksAlarm", false, "", "vigil-stale-ticks", "Vigil", "StaleTicks", nil, "Sum", 300, 1, ge, "notBreaching", ""},
-		{"HealthCheckFunctionAlarm", false, "CreateFunctionAlarms", "vigil-healthcheck-errors", "AWS/Lambda", "Errors", map[string]any{"FunctionName": map[string]any{"Ref": "HealthCheckFunction"}}, "Sum", 60, 1, ge, "notBreaching", "errors + throttles"},
-		{"RecoveryFunctionAlarm", false, "CreateFunctionAlarms", "vigil-recovery-errors", "AWS/Lambda", "Errors", map[string]any{"FunctionName": map[string]any{"Ref": "RecoveryFunction"}}, "Sum", 60, 1, ge, "notBreaching", "errors + throttles"},
-		{"StatusFunctionAlarm", false, "CreateFunctionAlarms", "vigil-status-errors", "AWS/Lambda", "Errors", map[string]any{"FunctionName": map[string]any{"Ref": "StatusFunction"}}, "Sum", 60, 1, ge, "notBreaching", "errors + throttles"},
+		{"HeartbeatAlarm", false, "", "vigil/heartbeat", "Vigil", "Heartbeat", nil, "SampleCount", 60, 1, lt, "breaching", ""},
+		{"CheckerImpairedAlarm", false, "", "vigil/checker-impaired", "Vigil", "CheckerImpaired", nil, "Maximum", 60, 1, ge, "notBreaching", ""},
+		{"StaleTicksAlarm", false, "", "vigil/stale-ticks", "Vigil", "StaleTicks", nil, "Sum", 300, 1, ge, "notBreaching", ""},
+		{"FailedChecksAlarm", false, "", "vigil/failed-checks", "AWS/SQS", "ApproximateNumberOfMessagesVisible", map[string]any{"QueueName": map[string]any{"Fn::GetAtt": []any{"HealthCheckFailureQueue", "QueueName"}}}, "Maximum", 300, 1, ge, "notBreaching", ""},
+		{"HealthCheckFunctionAlarm", false, "CreateFunctionAlarms", "vigil/healthcheck-errors", "AWS/Lambda", "Errors", map[string]any{"FunctionName": map[string]any{"Ref": "HealthCheckFunction"}}, "Sum", 60, 1, ge, "notBreaching", "errors + throttles"},
+		{"RecoveryFunctionAlarm", false, "CreateFunctionAlarms", "vigil/recovery-errors", "AWS/Lambda", "Errors", map[string]any{"FunctionName": map[string]any{"Ref": "RecoveryFunction"}}, "Sum", 60, 1, ge, "notBreaching", "errors + throttles"},
+		{"StatusFunctionAlarm", false, "CreateFunctionAlarms", "vigil/status-errors", "AWS/Lambda", "Errors", map[string]any{"FunctionName": map[string]any{"Ref": "StatusFunction"}}, "Sum", 60, 1, ge, "notBreaching", "errors + throttles"},
 	}
 	alarms := resolvedAlarms(t, tr)
 	if len(alarms) != len(want) {
@@ -306,13 +308,13 @@ func statements(role map[string]any) []statement {
 func TestIAMLeastPrivilege(t *testing.T) {
 	t.Parallel()
 	tr := transform(t)
-	tableActions := []string{"dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}
+	tableActions := []string{"dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:PutItem"}
 	for _, tc := range []struct {
 		role                          string
 		table                         []string
 		startsRecovery, publishes, pm bool
 	}{
-		{"HealthCheckFunctionRole", []string{"dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}, true, true, true},
+		{"HealthCheckFunctionRole", []string{"dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:PutItem"}, true, true, true},
 		{"RecoveryFunctionRole", tableActions, false, true, true},
 		{"StatusFunctionRole", []string{"dynamodb:GetItem", "dynamodb:Query"}, false, false, false},
 	} {
@@ -374,7 +376,7 @@ func TestIAMLeastPrivilege(t *testing.T) {
 						}
 					case a == "cloudwatch:DescribeAlarms" || a == "cloudwatch:DisableAlarmActions" || a == "cloudwatch:EnableAlarmActions":
 						// Maintenance windows hold the stack's own alarms only.
-						want := map[string]any{"Fn::Sub": "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${AWS::StackName}-*"}
+						want := map[string]any{"Fn::Sub": "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${AWS::StackName}/*"}
 						if tc.role != "HealthCheckFunctionRole" || !reflect.DeepEqual(st.resources, []any{want}) {
 							t.Errorf("%s on %v for %s, want the HealthCheck role on the stack's alarms only", a, st.resources, tc.role)
 						}
@@ -425,16 +427,20 @@ func TestStateMachineDefinition(t *testing.T) {
 	if ld["Level"] != "ERROR" {
 		t.Errorf("logging level %v", ld["Level"])
 	}
+	// Exactly the function's ARN: SAM's LambdaInvokePolicy would grant
+	// function:<name>*, every function whose name starts the same.
 	role := tr.Template.resource(t, "RecoveryStateMachineRole", "AWS::IAM::Role")
+	invokes := 0
 	for _, st := range statements(role) {
 		if slices.Contains(st.actions, "lambda:InvokeFunction") {
-			for _, r := range st.resources {
-				if sub, _ := r.(map[string]any)["Fn::Sub"].([]any); len(sub) != 2 ||
-					!reflect.DeepEqual(sub[1], map[string]any{"functionName": map[string]any{"Ref": "RecoveryFunction"}}) {
-					t.Errorf("state machine invokes %v, want the Recovery function only", r)
-				}
+			invokes++
+			if !reflect.DeepEqual(st.resources, []any{map[string]any{"Fn::GetAtt": []any{"RecoveryFunction", "Arn"}}}) {
+				t.Errorf("state machine invokes %v, want exactly the Recovery function's ARN", st.resources)
 			}
 		}
+	}
+	if invokes != 1 {
+		t.Errorf("%d statements grant lambda:InvokeFunction, want 1", invokes)
 	}
 }
 
@@ -501,6 +507,96 @@ func TestOutputs(t *testing.T) {
 		o, _ := outputs[name].(map[string]any)
 		if !reflect.DeepEqual(o["Value"], v) {
 			t.Errorf("output %s = %v, want %v", name, o["Value"], v)
+		}
+	}
+}
+
+// Every function that is told where something lives — the config
+// parameter, the topic, the state machine, the table — may use it: the
+// environment and the role come from different places of the template, and
+// a function told of a resource it cannot read fails only in production
+// (the Status function once answered 500 whenever ConfigParameterName was
+// set). Checked on the transformed template.
+func TestEnvironmentIsReadable(t *testing.T) {
+	t.Parallel()
+	tr := transform(t)
+	functions := 0
+	for id, r := range tr.Template["Resources"].(map[string]any) {
+		res := r.(map[string]any)
+		if res["Type"] != "AWS::Lambda::Function" {
+			continue
+		}
+		functions++
+		props := res["Properties"].(map[string]any)
+		env := props["Environment"].(map[string]any)["Variables"].(map[string]any)
+		roleID := props["Role"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
+		sts := statements(tr.Template.resource(t, roleID, "AWS::IAM::Role"))
+		can := func(action string, resource any, cond string) bool {
+			for _, st := range sts {
+				if slices.Contains(st.actions, action) && slices.ContainsFunc(st.resources, func(r any) bool { return reflect.DeepEqual(r, resource) }) &&
+					(cond == "" || st.cond == cond) {
+					return true
+				}
+			}
+			return false
+		}
+		t.Run(id, func(t *testing.T) {
+			for name, want := range map[string]struct {
+				actions  []string
+				resource any
+				cond     string
+			}{
+				"VIGIL_CONFIG_PARAMETER":  {[]string{"ssm:GetParameter"}, map[string]any{"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${ConfigParameterName}"}, "HasConfigParameter"},
+				"VIGIL_TOPIC_ARN":         {[]string{"sns:Publish"}, topicRef, ""},
+				"VIGIL_STATE_MACHINE_ARN": {[]string{"states:StartExecution"}, smRef, ""},
+				"VIGIL_TABLE":             {[]string{"dynamodb:GetItem"}, tableArn, ""},
+			} {
+				if _, told := env[name]; !told {
+					continue
+				}
+				for _, a := range want.actions {
+					if !can(a, want.resource, want.cond) {
+						t.Errorf("environment names %s, but the role may not %s it", name, a)
+					}
+				}
+			}
+			// The topic is encrypted: whoever publishes needs its key.
+			if _, told := env["VIGIL_TOPIC_ARN"]; told {
+				key := map[string]any{"Fn::If": []any{"CreateTopicKey", map[string]any{"Fn::GetAtt": []any{"VigilTopicKey", "Arn"}}, map[string]any{"Ref": "TopicKmsKeyArn"}}}
+				if !can("kms:GenerateDataKey", key, "") {
+					t.Errorf("environment names the topic, but the role may not use its key")
+				}
+			}
+		})
+	}
+	if functions != 3 {
+		t.Fatalf("%d functions in the transformed template, want 3", functions)
+	}
+}
+
+// TopicKmsKeyArn is an IAM resource of the functions' roles: a key id or an
+// alias there would leave them unable to publish, so CloudFormation refuses
+// anything but a key ARN before the stack is touched.
+func TestTopicKeyMustBeAnARN(t *testing.T) {
+	t.Parallel()
+	tr := transform(t)
+	param := tr.Template["Parameters"].(map[string]any)["TopicKmsKeyArn"].(map[string]any)
+	pattern, _ := param["AllowedPattern"].(string)
+	re, err := regexp.Compile(pattern)
+	if err != nil || pattern == "" {
+		t.Fatalf("AllowedPattern %q: %v", pattern, err)
+	}
+	for v, ok := range map[string]bool{
+		"": true,
+		"arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab":            true,
+		"arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab": true,
+		"1234abcd-12ab-34cd-56ef-1234567890ab":                                                   false,
+		"alias/vigil":                                                                            false,
+		"arn:aws:kms:eu-west-1:123456789012:alias/vigil":                                         false,
+		"arn:aws:kms:eu-west-1:123456789012:key/*":                                               false,
+	} {
+		if re.MatchString(v) != ok {
+			t.Errorf("TopicKmsKeyArn %q accepted = %v, want %v", v, !ok, ok)
 		}
 	}
 }
