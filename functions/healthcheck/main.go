@@ -1,14 +1,21 @@
 // Command healthcheck is the scheduled HealthCheck Lambda: it wires clients
-// and settings into check.Handler and starts the runtime loop.
+// and settings into check.Handler and starts the runtime loop. It builds
+// only the clients the check uses, so it links only their service packages.
 package main
 
 import (
 	"context"
+	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/vigil-monitor/vigil/internal/alarms"
+	"github.com/vigil-monitor/vigil/internal/awsenv/cwclient"
 	"github.com/vigil-monitor/vigil/internal/check"
 	"github.com/vigil-monitor/vigil/internal/execution"
 	"github.com/vigil-monitor/vigil/internal/lambdaenv"
@@ -24,17 +31,17 @@ func main() {
 	if err != nil {
 		lambdaenv.Fail(err)
 	}
-	c := env.Clients
+	cfg := env.AWS.Config
 	h := &check.Handler{
 		Config:      env.Config,
-		Store:       store.New(c.DynamoDB, env.Table),
-		Metrics:     metrics.NewPublisher(c.CloudWatch, env.Namespace),
-		Notifier:    notify.NewPublisher(c.SNS, env.TopicARN),
-		Starter:     execution.NewStarter(c.SFN, env.StateMachineARN),
-		Alarms:      alarmHolder(c.CloudWatch, env.StackName),
-		Secrets:     secret.New(c.SSM, c.SecretsManager, 5*time.Minute),
+		Store:       store.New(dynamodb.NewFromConfig(cfg), env.Table),
+		Metrics:     metrics.NewEMF(os.Stdout, env.Namespace),
+		Notifier:    notify.NewPublisher(sns.NewFromConfig(cfg), env.TopicARN),
+		Starter:     execution.NewStarter(sfn.NewFromConfig(cfg), env.StateMachineARN),
+		Alarms:      alarmHolder(cwclient.New(cfg), env.StackName),
+		Secrets:     secret.New(env.SSM, secretsmanager.NewFromConfig(cfg), 5*time.Minute),
 		Probers:     probe.NewProbers(),
-		Requests:    c.Requests,
+		Requests:    env.AWS.Requests,
 		Concurrency: env.ProbeConcurrency,
 		Logger:      env.Log,
 	}

@@ -1,15 +1,20 @@
 // Command recovery is the Recovery Lambda: invoked by the Recovery state
 // machine, it runs one recovery attempt of an integration, re-probes it and
 // records the outcome (see internal/recovery). It only wires; the logic lives
-// in internal/.
+// in internal/. It builds only the clients recovery uses, so it links only
+// their service packages.
 package main
 
 import (
 	"context"
+	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/vigil-monitor/vigil/internal/lambdaenv"
 	"github.com/vigil-monitor/vigil/internal/metrics"
@@ -25,16 +30,16 @@ func main() {
 	if err != nil {
 		lambdaenv.Fail(err)
 	}
-	c := env.Clients
-	st := store.New(c.DynamoDB, env.Table)
+	cfg := env.AWS.Config
+	st := store.New(dynamodb.NewFromConfig(cfg), env.Table)
 	h := &recovery.Handler{
 		Config:   env.Config,
 		Store:    st,
 		Attempts: st,
-		Metrics:  metrics.NewPublisher(c.CloudWatch, env.Namespace),
-		Notifier: notify.NewPublisher(c.SNS, env.TopicARN),
-		Secrets:  secret.New(c.SSM, c.SecretsManager, 5*time.Minute),
-		Lambda:   awslambda.NewFromConfig(c.Config),
+		Metrics:  metrics.NewEMF(os.Stdout, env.Namespace),
+		Notifier: notify.NewPublisher(sns.NewFromConfig(cfg), env.TopicARN),
+		Secrets:  secret.New(env.SSM, secretsmanager.NewFromConfig(cfg), 5*time.Minute),
+		Lambda:   awslambda.NewFromConfig(cfg),
 		Probers:  probe.NewProbers(),
 		Logger:   env.Log,
 	}

@@ -1,6 +1,7 @@
 // Command status is the Status Lambda behind a function URL (IAM auth): it
 // wires the store and configuration into status.Handler, which answers from
-// DynamoDB only.
+// DynamoDB only, so DynamoDB (and SSM, for an SSM-held document) is all it
+// links.
 package main
 
 import (
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/vigil-monitor/vigil/internal/lambdaenv"
 	"github.com/vigil-monitor/vigil/internal/status"
@@ -20,7 +22,7 @@ func main() {
 		lambdaenv.Fail(err)
 	}
 	h := &status.Handler{
-		Store:  store.New(env.Clients.DynamoDB, env.Table),
+		Store:  store.New(dynamodb.NewFromConfig(env.AWS.Config), env.Table),
 		Config: env.Config,
 		Now:    time.Now,
 		Logger: env.Log,

@@ -75,12 +75,9 @@ func (r ShapeResult) DynamoDBPerIntegration() float64 {
 // StepFunctions is the steady tick's Step Functions requests.
 func (r ShapeResult) StepFunctions() int { return countPrefix(r.Steady().AWSRequests, "SFN.") }
 
-// PutMetricData is the steady tick's PutMetricData requests and the fewest
-// the datums allow.
-func (r ShapeResult) PutMetricData() (calls, allowed int) {
-	s := r.Steady()
-	return s.AWSRequests["CloudWatch.PutMetricData"], (s.MetricDatums + 999) / 1000
-}
+// MetricsRequests is the steady tick's CloudWatch requests: none, since
+// metrics leave as EMF log lines.
+func (r ShapeResult) MetricsRequests() int { return countPrefix(r.Steady().AWSRequests, "CloudWatch.") }
 
 func countPrefix(m map[string]int, prefix string) int {
 	n := 0
@@ -129,6 +126,10 @@ type CostReport struct {
 	LeanSlow    []LineItem // Lean and ScheduleExpression=rate(2 minutes)
 	DefaultBill Billable
 	LeanBill    Billable
+	// Split is the defaults' bill divided into one more integration and
+	// the stack; Marginal and Fixed are its prices.
+	Split           Split
+	Marginal, Fixed float64
 }
 
 // Run measures everything. It returns an error only when a measurement
@@ -276,11 +277,17 @@ func runStack(ctx context.Context, dir, targetsURL string, n int, shapes []Shape
 		res.ColdExtraMs = OutsideHandlerMs(first.Walls[0], first.Ticks[0]) - OutsideHandlerMs(first.Walls[len(first.Walls)-1], first.Steady())
 	}
 	bootstrap := filepath.Join(dir, "healthcheck", "bootstrap")
+	// The cold start is measured on a document of exactly n components (the
+	// stack's holds both shapes, 2n).
+	initCfg := filepath.Join(dir, "init.yaml")
+	if err := os.WriteFile(initCfg, []byte(ConfigYAML(targetsURL, Single("init", n))), 0o644); err != nil {
+		return res, cost, fmt.Errorf("bench: %w", err)
+	}
 	env := append(s.Moto.Env(),
 		"VIGIL_TABLE="+localrun.TableName,
 		"VIGIL_TOPIC_ARN="+s.TopicARN,
 		"VIGIL_STATE_MACHINE_ARN="+s.StateMachineARN,
-		"VIGIL_CONFIG_FILE="+s.ConfigPath,
+		"VIGIL_CONFIG_FILE="+initCfg,
 		"LOG_LEVEL=INFO",
 		"AWS_LAMBDA_FUNCTION_NAME="+localrun.HealthCheck,
 		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
@@ -394,15 +401,14 @@ func (c *CostReport) price(root string) error {
 		return err
 	}
 	u := Usage{
-		Checks:             ChecksPerMonth,
-		MetricSeries:       len(c.Series),
-		PutMetricDataCalls: float64(c.Steady.AWSRequests["CloudWatch.PutMetricData"]),
-		DurationMs:         c.Steady.DurationMs,
-		MemoryMB:           memoryMB,
-		DynamoDBReads:      float64(c.Steady.AWSRequests["DynamoDB.GetItem"] + c.Steady.AWSRequests["DynamoDB.BatchGetItem"]),
-		DynamoDBWrites:     float64(c.Steady.AWSRequests["DynamoDB.PutItem"]),
-		ItemBytes:          c.ItemBytes,
-		LogBytes:           c.LogBytes,
+		Checks:         ChecksPerMonth,
+		MetricSeries:   len(c.Series),
+		DurationMs:     c.Steady.DurationMs,
+		MemoryMB:       memoryMB,
+		DynamoDBReads:  float64(c.Steady.AWSRequests["DynamoDB.GetItem"] + c.Steady.AWSRequests["DynamoDB.BatchGetItem"]),
+		DynamoDBWrites: float64(c.Steady.AWSRequests["DynamoDB.PutItem"]),
+		ItemBytes:      c.ItemBytes,
+		LogBytes:       c.LogBytes,
 	}
 	u.AlarmMetrics, u.KMSKeys = c.DefaultBill.AlarmMetrics, c.DefaultBill.KMSKeys
 	c.Default = MonthlyCost(u)
@@ -410,7 +416,52 @@ func (c *CostReport) price(root string) error {
 	c.Lean = MonthlyCost(u)
 	u.Checks = ChecksPerMonth / 2
 	c.LeanSlow = MonthlyCost(u)
+
+	// One more integration: its series, and its nested alarms stack as the
+	// template deploys it for an integration without body metrics.
+	stack, err := templateBill(filepath.Join(root, "template.yaml"), nil)
+	if err != nil {
+		return err
+	}
+	nested, err := AlarmBillNested(root, stack, map[string]string{"BodyMetricAlarms": "false"})
+	if err != nil {
+		return err
+	}
+	c.Split = Split{IntegrationAlarmMetrics: nested.AlarmMetrics, StackAlarmMetrics: stack.AlarmMetrics, KMSKeys: stack.KMSKeys}
+	for _, s := range c.Series {
+		if strings.Contains(s, metrics.DimIntegration+"=") {
+			c.Split.IntegrationSeries++
+		} else {
+			c.Split.StackSeries++
+		}
+	}
+	u.Checks = ChecksPerMonth
+	u.AlarmMetrics, u.KMSKeys = c.DefaultBill.AlarmMetrics, c.DefaultBill.KMSKeys
+	c.Marginal, c.Fixed = MarginalAndFixed(u, c.Split)
 	return nil
+}
+
+// AlarmBillNested counts the alarms of the nested stacks parent declares,
+// each with the parameters parent passes it and over them params.
+func AlarmBillNested(root string, parent Billable, params map[string]string) (Billable, error) {
+	var out Billable
+	for _, n := range parent.Nested {
+		p := map[string]string{}
+		for k, v := range n.Params {
+			p[k] = v
+		}
+		for k, v := range params {
+			p[k] = v
+		}
+		nb, err := templateBill(filepath.Join(root, n.Location), p)
+		if err != nil {
+			return out, fmt.Errorf("bench: nested %s: %w", n.LogicalID, err)
+		}
+		out.Alarms += nb.Alarms
+		out.AlarmMetrics += nb.AlarmMetrics
+		out.KMSKeys += nb.KMSKeys
+	}
+	return out, nil
 }
 
 // AlarmBill counts the alarms and keys template.yaml (with params over its

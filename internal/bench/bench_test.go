@@ -137,7 +137,7 @@ func TestTemplateCountRefusesUnknownCondition(t *testing.T) {
 func TestMonthlyCost(t *testing.T) {
 	u := Usage{
 		Checks: ChecksPerMonth, MetricSeries: 6, AlarmMetrics: 20, KMSKeys: 1,
-		PutMetricDataCalls: 1, DurationMs: 299.2, MemoryMB: 256,
+		DurationMs: 299.2, MemoryMB: 256,
 		DynamoDBReads: 1, DynamoDBWrites: 1, ItemBytes: 3000, LogBytes: 1500,
 	}
 	items := MonthlyCost(u)
@@ -149,7 +149,6 @@ func TestMonthlyCost(t *testing.T) {
 		"Custom metrics":         1.80,
 		"Alarms":                 2.00,
 		"KMS key (alarm topic)":  1.00,
-		"PutMetricData":          0.432,
 		"Lambda requests":        0.00864,
 		"Lambda compute (arm64)": 43200 * 0.3 * 0.25 * 0.0000133334, // 300 ms billed
 		"EventBridge Scheduler":  0.0432,
@@ -165,10 +164,19 @@ func TestMonthlyCost(t *testing.T) {
 			t.Errorf("%s = %.6f, want %.6f", k, got[k], w)
 		}
 	}
-	// COST.md's defaults minus the sample's 4 body metrics, SNS/KMS
-	// requests and its rounding: 6.65 − 1.20 − 0.01 ≈ 5.43.
-	if total := Total(items); math.Abs(total-5.43) > 0.02 {
-		t.Errorf("Total = %.4f, want ≈ 5.43", total)
+	// 1.80 series + 2.00 alarms + 1.00 key + 0.22 requests, compute,
+	// schedule, DynamoDB and logs.
+	if total := Total(items); math.Abs(total-5.02) > 0.02 {
+		t.Errorf("Total = %.4f, want ≈ 5.02", total)
+	}
+	// One more integration pays its 5 series, 8 alarm metrics, DynamoDB and
+	// logs; the stack its 1 series, 12 alarm metrics, the key, the
+	// invocations and the schedule.
+	marginal, fixed := MarginalAndFixed(u, Split{IntegrationSeries: 5, IntegrationAlarmMetrics: 8, StackSeries: 1, StackAlarmMetrics: 12, KMSKeys: 1})
+	wantMarginal := 5*0.30 + 8*0.10 + got["DynamoDB reads"] + got["DynamoDB writes"] + got["CloudWatch Logs"]
+	wantFixed := 0.30 + 12*0.10 + 1.00 + got["Lambda requests"] + got["Lambda compute (arm64)"] + got["EventBridge Scheduler"]
+	if math.Abs(marginal-wantMarginal) > 1e-9 || math.Abs(fixed-wantFixed) > 1e-9 {
+		t.Errorf("marginal %.4f, fixed %.4f; want %.4f, %.4f", marginal, fixed, wantMarginal, wantFixed)
 	}
 }
 

@@ -10,7 +10,6 @@ const (
 	PriceMetricMonth     = 0.30         // per custom metric (name + dimension set) a month
 	PriceAlarmMetric     = 0.10         // per standard-resolution alarm metric a month
 	PriceKMSKey          = 1.00         // per customer managed key a month
-	PricePutMetricData   = 0.01 / 1e3   // per request
 	PriceLambdaRequest   = 0.20 / 1e6   // per request
 	PriceLambdaGBSecond  = 0.0000133334 // arm64
 	PriceDynamoDBWRU     = 0.625 / 1e6  // on demand, per write request unit
@@ -30,13 +29,12 @@ type Usage struct {
 	AlarmMetrics int
 	KMSKeys      int
 	// Per check.
-	PutMetricDataCalls float64
-	DurationMs         float64 // the invocation's duration; billed rounded up to 1 ms
-	MemoryMB           int
-	DynamoDBReads      float64 // strongly consistent reads (GetItem, BatchGetItem of one key)
-	DynamoDBWrites     float64 // PutItem
-	ItemBytes          int     // size of the state item read and written
-	LogBytes           int     // log output of one invocation
+	DurationMs     float64 // the invocation's duration; billed rounded up to 1 ms
+	MemoryMB       int
+	DynamoDBReads  float64 // strongly consistent reads (GetItem, BatchGetItem of one key)
+	DynamoDBWrites float64 // PutItem
+	ItemBytes      int     // size of the state item read and written
+	LogBytes       int     // log output of one invocation
 }
 
 // LineItem is one row of a monthly bill.
@@ -58,7 +56,6 @@ func MonthlyCost(u Usage) []LineItem {
 		{"Custom metrics", fmt.Sprintf("%d series × $0.30", u.MetricSeries), float64(u.MetricSeries) * PriceMetricMonth},
 		{"Alarms", fmt.Sprintf("%d alarm metrics × $0.10", u.AlarmMetrics), float64(u.AlarmMetrics) * PriceAlarmMetric},
 		{"KMS key (alarm topic)", fmt.Sprintf("%d × $1.00", u.KMSKeys), float64(u.KMSKeys) * PriceKMSKey},
-		{"PutMetricData", fmt.Sprintf("%g/check × %d × $0.01/1k", u.PutMetricDataCalls, u.Checks), u.PutMetricDataCalls * checks * PricePutMetricData},
 		{"Lambda requests", fmt.Sprintf("%d × $0.20/M", u.Checks), checks * PriceLambdaRequest},
 		{"Lambda compute (arm64)", fmt.Sprintf("%d × %.0f ms × %d MB = %.1f GB-s", u.Checks, billedMs, u.MemoryMB, gbs), gbs * PriceLambdaGBSecond},
 		{"EventBridge Scheduler", fmt.Sprintf("%d × $1.00/M", u.Checks), checks * PriceSchedulerInvoke},
@@ -75,4 +72,28 @@ func Total(items []LineItem) float64 {
 		t += it.USD
 	}
 	return t
+}
+
+// Split divides a month's bill into what one more integration adds and
+// what the stack costs whatever it watches. Marginal: the integration's own
+// series and alarms, its DynamoDB read and write, its check's log output
+// (its EMF documents and log lines). Fixed: the monitor's own alarms and
+// series, the key, the invocations and their compute, the schedule — a
+// further integration is probed in the same concurrent invocation.
+type Split struct {
+	IntegrationSeries, IntegrationAlarmMetrics int
+	StackSeries, StackAlarmMetrics, KMSKeys    int
+}
+
+// MarginalAndFixed prices u under s: (marginal, fixed) in USD a month.
+func MarginalAndFixed(u Usage, s Split) (float64, float64) {
+	byItem := map[string]float64{}
+	for _, it := range MonthlyCost(u) {
+		byItem[it.Item] = it.USD
+	}
+	marginal := float64(s.IntegrationSeries)*PriceMetricMonth + float64(s.IntegrationAlarmMetrics)*PriceAlarmMetric +
+		byItem["DynamoDB reads"] + byItem["DynamoDB writes"] + byItem["CloudWatch Logs"]
+	fixed := float64(s.StackSeries)*PriceMetricMonth + float64(s.StackAlarmMetrics)*PriceAlarmMetric + float64(s.KMSKeys)*PriceKMSKey +
+		byItem["Lambda requests"] + byItem["Lambda compute (arm64)"] + byItem["EventBridge Scheduler"]
+	return marginal, fixed
 }

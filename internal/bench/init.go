@@ -5,14 +5,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/vigil-monitor/vigil/internal/emulator"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/vigil-monitor/vigil/internal/emulator"
+	"github.com/vigil-monitor/vigil/internal/localrun"
 )
 
 // nextPath is the Lambda Runtime API request a runtime makes once its init
@@ -91,4 +95,78 @@ func measureInitOnce(ctx context.Context, bootstrap string, env []string) (time.
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
+}
+
+// InitFixture is what measuring a function's init on its own needs: its
+// bootstrap built as Lambda runs it (for this machine) and one config per
+// size, no emulator. Init makes no AWS request when the document is a file,
+// so the endpoint only has to be set, not to answer.
+type InitFixture struct {
+	Bootstrap string
+	configs   map[int]string
+}
+
+// initEndpoint is a loopback address nothing answers on; setting it makes
+// the SDK build its clients the emulated way, as the end-to-end run does.
+const initEndpoint = "http://127.0.0.1:9"
+
+// BuildInitFixture builds the bootstrap of function (a folder under
+// functions/) from the module at root into dir, and writes a config per size
+// holding both shapes of that size (Single and Many), as the end-to-end
+// run's stack of that size does: its "1000 components" are 2,000 in the
+// document.
+func BuildInitFixture(ctx context.Context, root, dir, function string, sizes ...int) (*InitFixture, error) {
+	f := &InitFixture{Bootstrap: filepath.Join(dir, function, "bootstrap"), configs: map[int]string{}}
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", f.Bootstrap, "./functions/"+function)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("bench: build %s: %w: %s", function, err, out)
+	}
+	for _, n := range sizes {
+		path := filepath.Join(dir, fmt.Sprintf("init-%d.yaml", n))
+		text := ConfigYAML(initEndpoint, Single(fmt.Sprintf("s%d-one", n), n), Many(fmt.Sprintf("s%d-four", n), n))
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		f.configs[n] = path
+	}
+	return f, nil
+}
+
+// Env is the environment the bootstrap is started with at size n, as the
+// end-to-end run sets it, less the emulator's endpoint and resources.
+func (f *InitFixture) Env(n int) []string {
+	return []string{
+		"AWS_ENDPOINT_URL=" + initEndpoint,
+		"AWS_REGION=" + emulator.Region,
+		"AWS_DEFAULT_REGION=" + emulator.Region,
+		"AWS_ACCESS_KEY_ID=testing",
+		"AWS_SECRET_ACCESS_KEY=testing",
+		"VIGIL_TABLE=" + localrun.TableName,
+		"VIGIL_TOPIC_ARN=arn:aws:sns:" + emulator.Region + ":123456789012:vigil",
+		"VIGIL_STATE_MACHINE_ARN=arn:aws:states:" + emulator.Region + ":123456789012:stateMachine:vigil",
+		"VIGIL_CONFIG_FILE=" + f.configs[n],
+		"LOG_LEVEL=INFO",
+		"AWS_LAMBDA_FUNCTION_NAME=vigil-" + filepath.Base(filepath.Dir(f.Bootstrap)),
+		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
+		fmt.Sprintf("AWS_LAMBDA_FUNCTION_MEMORY_SIZE=%d", memoryMB),
+		"LAMBDA_TASK_ROOT=" + filepath.Dir(f.Bootstrap),
+	}
+}
+
+// Measure measures the init at size n runs times (see MeasureInit).
+func (f *InitFixture) Measure(ctx context.Context, n, runs int) ([]time.Duration, error) {
+	return MeasureInit(ctx, f.Bootstrap, f.Env(n), runs)
+}
+
+// MedianMs is the median of ds in milliseconds, the upper one of an even
+// count, as the end-to-end report quotes init times.
+func MedianMs(ds []time.Duration) float64 {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return float64(s[len(s)/2].Microseconds()) / 1000
 }

@@ -7,10 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
 	"github.com/vigil-monitor/vigil/internal/config"
 	"github.com/vigil-monitor/vigil/internal/health"
@@ -28,9 +25,10 @@ type RecordStore interface {
 	PutHistory(ctx context.Context, integration string, ts []health.Transition) error
 }
 
-// MetricsPublisher sends datums to CloudWatch (implemented by *metrics.Publisher).
+// MetricsPublisher writes datums as CloudWatch Embedded Metric Format
+// documents (implemented by *metrics.EMF); it returns how many it wrote.
 type MetricsPublisher interface {
-	Publish(ctx context.Context, datums []types.MetricDatum) (int, error)
+	Publish(ctx context.Context, datums []metrics.Datum) (int, error)
 }
 
 // Notifier publishes state changes (implemented by *notify.Publisher).
@@ -89,19 +87,16 @@ type Handler struct {
 	Reserve time.Duration
 	Logger  *slog.Logger
 	Now     func() time.Time
-
-	// publishFailures counts metric batches that failed, reported with the
-	// next heartbeat so a silent metrics outage still shows.
-	publishFailures atomic.Int64
 }
 
 // Result summarizes one invocation; it is the function's response.
 type Result struct {
 	Tick         time.Time           `json:"tick"`
 	Integrations []IntegrationResult `json:"integrations"`
-	MetricCalls  int                 `json:"metric_calls"`
-	MetricDatums int                 `json:"metric_datums"`
-	MetricsError string              `json:"metrics_error,omitempty"`
+	// MetricDocuments counts the EMF documents (log lines) written.
+	MetricDocuments int    `json:"metric_documents"`
+	MetricDatums    int    `json:"metric_datums"`
+	MetricsError    string `json:"metrics_error,omitempty"`
 	// AWSRequests counts requests by "Service.Operation", retries included.
 	AWSRequests map[string]int `json:"aws_requests,omitempty"`
 	DurationMs  float64        `json:"duration_ms"`
@@ -180,7 +175,7 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Result, error) {
 	}
 	written, decisions := h.persist(ctx, integs, tick, results, im)
 
-	datums := make([][]types.MetricDatum, len(integs))
+	datums := make([][]metrics.Datum, len(integs))
 	errs := make([]error, len(integs))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, h.writeConcurrency())
@@ -197,28 +192,24 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Result, error) {
 	inconclusive, err := h.notifyChecker(ctx, log, out.Integrations, written, decisions, tick)
 	errs = append(errs, err)
 
-	var all []types.MetricDatum
+	var all []metrics.Datum
 	for _, d := range datums {
 		all = append(all, d...)
 	}
-	all = append(all, metrics.Heartbeat(tick, int(h.publishFailures.Load()))...)
 	all = append(all, metrics.CheckerImpaired(tick, inconclusive)...)
 	out.MetricDatums = len(all)
-	calls, perr := h.Metrics.Publish(ctx, all)
-	out.MetricCalls = calls
+	docs, perr := h.Metrics.Publish(ctx, all)
+	out.MetricDocuments = docs
 	if perr != nil {
 		// Metrics never cost state: the records are already written.
-		h.publishFailures.Add(int64(metrics.FailedBatches(perr)))
 		out.MetricsError = perr.Error()
-		log.Error("publish metrics failed", "error", perr, "datums", len(all))
-	} else {
-		h.publishFailures.Store(0)
+		log.Error("write metrics failed", "error", perr, "datums", len(all))
 	}
 	out.DurationMs = msSince(start, h.now())
 	if h.Requests != nil {
 		out.AWSRequests = h.Requests.Since(before)
 	}
-	log.Info("check done", "integrations", len(integs), "metric_calls", calls, "duration_ms", out.DurationMs, "aws_requests", out.AWSRequests)
+	log.Info("check done", "integrations", len(integs), "metric_documents", docs, "duration_ms", out.DurationMs, "aws_requests", out.AWSRequests)
 	return out, errors.Join(errs...)
 }
 
@@ -266,7 +257,7 @@ func (h *Handler) persist(ctx context.Context, integs []config.Integration, tick
 
 // settle reports one integration's persisted check and acts on its decision:
 // history, notifications, maintenance alarm holds, recovery start, metrics.
-func (h *Handler) settle(ctx context.Context, log *slog.Logger, integ config.Integration, tick time.Time, results []probe.Result, w store.Updated, dec health.Decision) (IntegrationResult, []types.MetricDatum, error) {
+func (h *Handler) settle(ctx context.Context, log *slog.Logger, integ config.Integration, tick time.Time, results []probe.Result, w store.Updated, dec health.Decision) (IntegrationResult, []metrics.Datum, error) {
 	ir := IntegrationResult{Name: integ.Name}
 	rec := w.Record
 	if w.Err != nil {
@@ -358,7 +349,7 @@ func (h *Handler) settle(ctx context.Context, log *slog.Logger, integ config.Int
 // and returns the recovery metrics. It returns the outcome recorded, "" when
 // the execution still runs or another writer closed the incident first. A
 // failed look-up is returned and tried again by the next check.
-func (h *Handler) closeEnded(ctx context.Context, log *slog.Logger, integ config.Integration, rec health.Record) (string, []types.MetricDatum, error) {
+func (h *Handler) closeEnded(ctx context.Context, log *slog.Logger, integ config.Integration, rec health.Record) (string, []metrics.Datum, error) {
 	rs := rec.Recovery
 	log = log.With("execution", rs.ExecutionName)
 	ended, end, err := h.Starter.Ended(ctx, rs.ExecutionName)

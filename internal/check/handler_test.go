@@ -11,14 +11,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
-	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/vigil-monitor/vigil/internal/awsenv"
@@ -62,6 +61,32 @@ type fixture struct {
 	smARN     string
 	base      time.Time
 	clock     *clock // nil: the handler reads the real time
+	// emf receives the handler's metrics, as standard output would on
+	// Lambda; points reads them back through the EMF specification.
+	emf lockedBuffer
+}
+
+// points returns the values of metric name written so far whose
+// dimensions are dims, oldest first, read back as CloudWatch Logs would
+// extract them.
+func (f *fixture) points(name string, dims ...metrics.Dim) []float64 {
+	f.t.Helper()
+	var out []float64
+	for _, line := range strings.Split(f.emf.String(), "\n") {
+		if line == "" {
+			continue
+		}
+		ds, err := metrics.ParseEMF([]byte(line))
+		if err != nil {
+			f.t.Fatalf("invalid EMF document %s: %v", line, err)
+		}
+		for _, d := range ds {
+			if d.Name == name && slices.Equal(d.Dims, dims) {
+				out = append(out, d.Value)
+			}
+		}
+	}
+	return out
 }
 
 const bridgeConfig = `
@@ -121,7 +146,7 @@ func newFixture(t *testing.T, integration string, sfnClient execution.SFNAPI) *f
 	f.h = &Handler{
 		Config:   func(context.Context) (*config.Document, error) { return doc, nil },
 		Store:    f.store,
-		Metrics:  metrics.NewPublisher(f.clients.CloudWatch, "VigilTest-"+integration),
+		Metrics:  metrics.NewEMF(&f.emf, "VigilTest-"+integration),
 		Notifier: notify.NewPublisher(f.clients.SNS, ""),
 		Starter:  execution.NewStarter(sfnClient, f.smARN),
 		Probers:  probe.NewProbers(),
@@ -181,7 +206,8 @@ func TestLifecycleAndRequestBudget(t *testing.T) {
 
 	r = f.tick(3) // steady state
 	want(t, r, health.Active, 0, "applied")
-	steady := map[string]int{"DynamoDB.BatchGetItem": 1, "DynamoDB.PutItem": 1, "CloudWatch.PutMetricData": 1}
+	// No metrics request: they leave as EMF log lines.
+	steady := map[string]int{"DynamoDB.BatchGetItem": 1, "DynamoDB.PutItem": 1}
 	if !equalCounts(r.AWSRequests, steady) {
 		t.Fatalf("steady-state requests = %v, want %v", r.AWSRequests, steady)
 	}
@@ -231,21 +257,8 @@ func TestLifecycleAndRequestBudget(t *testing.T) {
 		t.Fatalf("stored record = checks %d, stale %d, recovery %+v", rec.HealthChecksPerformed, rec.StaleTicks, rec.Recovery)
 	}
 
-	// What went to CloudWatch, read back.
-	data, err := f.clients.CloudWatch.GetMetricData(context.Background(), &cloudwatch.GetMetricDataInput{
-		StartTime: aws.Time(f.base), EndTime: aws.Time(f.base.Add(time.Hour)),
-		MetricDataQueries: []cwtypes.MetricDataQuery{{
-			Id: aws.String("state"),
-			MetricStat: &cwtypes.MetricStat{Period: aws.Int32(60), Stat: aws.String("Maximum"), Metric: &cwtypes.Metric{
-				Namespace: aws.String("VigilTest-lifecycle"), MetricName: aws.String(metrics.MetricState),
-				Dimensions: []cwtypes.Dimension{{Name: aws.String("Integration"), Value: aws.String("lifecycle")}},
-			}},
-		}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := data.MetricDataResults[0].Values
+	// What went to CloudWatch, read back from the EMF documents.
+	got := f.points(metrics.MetricState, metrics.Dim{Name: metrics.DimIntegration, Value: "lifecycle"})
 	if len(got) != 6 {
 		t.Fatalf("State datapoints = %v, want one per applied check (6)", got)
 	}
@@ -358,59 +371,25 @@ func TestFailedStartIsRetriedNextCheck(t *testing.T) {
 	}
 }
 
-// failingCloudWatch fails every PutMetricData and records what it was given.
-type failingCloudWatch struct {
-	mu     sync.Mutex
-	fail   bool
-	datums [][]cwtypes.MetricDatum
-	next   metrics.PutMetricDataAPI
-}
+// failingWriter refuses every write, as a closed standard output would.
+type failingWriter struct{}
 
-func (c *failingCloudWatch) PutMetricData(ctx context.Context, in *cloudwatch.PutMetricDataInput, opts ...func(*cloudwatch.Options)) (*cloudwatch.PutMetricDataOutput, error) {
-	c.mu.Lock()
-	c.datums = append(c.datums, in.MetricData)
-	fail := c.fail
-	c.mu.Unlock()
-	if fail {
-		return nil, errors.New("simulated: CloudWatch unavailable")
-	}
-	return c.next.PutMetricData(ctx, in, opts...)
-}
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("simulated: stdout closed") }
 
-// A metrics outage never costs state, and the next heartbeat reports it.
+// A metrics failure never costs state: it is reported in the result and
+// logged, and the records are written.
 func TestMetricsFailureKeepsState(t *testing.T) {
 	f := newFixture(t, "metricsdown", nil)
-	cw := &failingCloudWatch{fail: true, next: f.clients.CloudWatch}
-	f.h.Metrics = metrics.NewPublisher(cw, "VigilTest-metricsdown")
+	f.h.Metrics = metrics.NewEMF(failingWriter{}, "VigilTest-metricsdown")
 
 	r := f.tick(1)
-	if r.MetricsError == "" {
-		t.Fatal("metrics failure not reported in the result")
+	if r.MetricsError == "" || r.MetricDocuments != 0 {
+		t.Fatalf("metrics failure not reported in the result: %q, %d documents", r.MetricsError, r.MetricDocuments)
 	}
 	want(t, r, health.Initializing, 1, "applied")
 	rec, err := f.store.Get(context.Background(), "metricsdown")
 	if err != nil || rec.Version != 1 || rec.State != health.Initializing {
 		t.Fatalf("state after metrics failure: %+v, %v", rec.State, err)
-	}
-
-	cw.mu.Lock()
-	cw.fail = false
-	cw.mu.Unlock()
-	r = f.tick(2)
-	if r.MetricsError != "" {
-		t.Fatal(r.MetricsError)
-	}
-	cw.mu.Lock()
-	defer cw.mu.Unlock()
-	last := cw.datums[len(cw.datums)-1]
-	var failures float64
-	for _, d := range last {
-		if aws.ToString(d.MetricName) == metrics.MetricPublishFailures {
-			failures = aws.ToFloat64(d.Value)
-		}
-	}
-	if failures < 1 {
-		t.Fatalf("next publish did not report the failed batch (datums %d)", len(last))
 	}
 }
 

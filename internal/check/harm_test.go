@@ -21,8 +21,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
-	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -451,23 +449,11 @@ func TestResolverDownIsInconclusive(t *testing.T) {
 }
 
 // assertCheckerMetric reads the CheckerImpaired datapoints back from the
-// emulator: one a minute, each counting the integrations judged
+// EMF documents: one a minute, each counting the integrations judged
 // inconclusive (two here).
 func assertCheckerMetric(t *testing.T, f *fixture, want int) {
 	t.Helper()
-	data, err := f.clients.CloudWatch.GetMetricData(context.Background(), &cloudwatch.GetMetricDataInput{
-		StartTime: aws.Time(f.base), EndTime: aws.Time(f.base.Add(time.Hour)),
-		MetricDataQueries: []cwtypes.MetricDataQuery{{
-			Id: aws.String("impaired"),
-			MetricStat: &cwtypes.MetricStat{Period: aws.Int32(60), Stat: aws.String("Maximum"), Metric: &cwtypes.Metric{
-				Namespace: aws.String("VigilTest-" + f.name), MetricName: aws.String(metrics.MetricCheckerImpaired),
-			}},
-		}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := data.MetricDataResults[0].Values
+	got := f.points(metrics.MetricCheckerImpaired)
 	if len(got) != want {
 		t.Fatalf("CheckerImpaired datapoints %v, want %d", got, want)
 	}
@@ -589,7 +575,7 @@ integrations:
 		if ir.Outcome != "applied" || ir.Error != "" {
 			t.Fatalf("tick %d: %+v", n, ir)
 		}
-		if e := ir.Components[0].Error; len(e) > bound.Error || !strings.Contains(e, `json_path "status"`) {
+		if e := ir.Components[0].Error; len(e) > bound.Error || !strings.Contains(e, `json_path "$.status"`) {
 			t.Fatalf("tick %d: component error (%d bytes) %.200s", n, len(e), e)
 		}
 	}

@@ -93,3 +93,15 @@ func TestSelectBoundsUnknownNames(t *testing.T) {
 		t.Fatalf("err (%d bytes) = %.300s", len(err.Error()), err)
 	}
 }
+
+// A body metric cannot take the name of a dimension it is published with:
+// in an EMF document the two would be one member.
+func TestMetricNameNotADimension(t *testing.T) {
+	for _, name := range []string{"Integration", "Component"} {
+		doc := withComponent(okHTTP+"http:\n  metrics:\n    - {name: "+name+", json_path: m}\n", "")
+		_, err := Parse([]byte(doc))
+		if !errors.Is(err, ErrInvalidName) || !strings.Contains(err.Error(), `http.metrics[0].name`) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

@@ -39,6 +39,9 @@ func parse(data []byte) (*Document, error) {
 	return doc, nil
 }
 
+// decode parses the document once, strictly. An explicit "weight: 0" is
+// told from no weight in this same pass (see Component.writtenWeight): a
+// second parse only for that would double the cold start's config time.
 func decode(data []byte) (*Document, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -57,25 +60,6 @@ func decode(data []byte) (*Document, error) {
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, errors.New("decode: more than one YAML document in the stream")
-	}
-	// The typed decode cannot tell "weight: 0" from no weight; a lenient
-	// second pass records which weights were written.
-	var shadow struct {
-		Integrations []struct {
-			Components []struct {
-				Weight *float64 `yaml:"weight"`
-			} `yaml:"components"`
-		} `yaml:"integrations"`
-	}
-	if err := yaml.Unmarshal(data, &shadow); err != nil {
-		return nil, fmt.Errorf("decode: %w", err)
-	}
-	for i, in := range shadow.Integrations {
-		for j, c := range in.Components {
-			if i < len(doc.Integrations) && j < len(doc.Integrations[i].Components) {
-				doc.Integrations[i].Components[j].weightSet = c.Weight != nil
-			}
-		}
 	}
 	return &doc, nil
 }

@@ -5,7 +5,12 @@
 package config
 
 import (
+	"regexp"
+	"strconv"
 	"time"
+
+	"github.com/theory/jsonpath"
+	"github.com/theory/jsonpath/spec"
 )
 
 // Probe types a component may use.
@@ -72,6 +77,17 @@ type MaintenanceWindow struct {
 	At       string   `yaml:"at,omitempty" json:"at,omitempty"`
 	Duration Duration `yaml:"duration,omitempty" json:"duration,omitempty"`
 	TimeZone string   `yaml:"time_zone,omitempty" json:"time_zone,omitempty"` // IANA name, default UTC
+
+	// recurring is what ValidateAndSetDefaults derived from a valid
+	// recurring window, so Active (run at every check) neither loads a time
+	// zone nor parses At; nil until then, and for a window that failed.
+	recurring *recurrence
+}
+
+// recurrence is a validated recurring window, resolved once at load.
+type recurrence struct {
+	loc          *time.Location
+	hour, minute int
 }
 
 // Component is one probed endpoint of an integration.
@@ -81,7 +97,11 @@ type Component struct {
 	Target   string   `yaml:"target" json:"target"`                         // URL for http/websocket, host:port for tcp
 	Timeout  Duration `yaml:"timeout,omitempty" json:"timeout"`             // default 5s
 	Critical *bool    `yaml:"critical,omitempty" json:"critical,omitempty"` // default true
-	Weight   float64  `yaml:"weight,omitempty" json:"weight,omitempty"`     // default 1; 0 only when written explicitly
+	// Weight is the component's share of the score: default 1; 0 (observe
+	// without scoring) only when written explicitly. The document's value
+	// is decoded into writtenWeight and copied here by
+	// ValidateAndSetDefaults.
+	Weight float64 `yaml:"-" json:"weight,omitempty"`
 
 	// Destinations refused by default (SPEC §10) that this component may reach.
 	AllowLoopback  bool `yaml:"allow_loopback,omitempty" json:"allow_loopback,omitempty"`
@@ -92,9 +112,17 @@ type Component struct {
 	HTTP      *HTTPProbe      `yaml:"http,omitempty" json:"http,omitempty"`
 	WebSocket *WebSocketProbe `yaml:"websocket,omitempty" json:"websocket,omitempty"`
 
-	// weightSet records that the document wrote weight, so an explicit 0
-	// (observe without scoring) is kept instead of defaulted to 1.
-	weightSet bool
+	// writtenWeight receives the document's weight key in the one strict
+	// decode of the document: its pointer tells an explicit 0 from no
+	// weight, which a float64 cannot. Inlined, so the key stays "weight"
+	// and an unknown key is still refused by the decoder.
+	writtenWeight `yaml:",inline" json:"-"`
+}
+
+// writtenWeight is a component's weight as the document wrote it; nil when
+// it wrote none.
+type writtenWeight struct {
+	Written *float64 `yaml:"weight,omitempty"`
 }
 
 // IsCritical reports whether the component's failure fails the integration.
@@ -112,23 +140,165 @@ type HTTPProbe struct {
 	Metrics        []ExtractedMetric    `yaml:"metrics,omitempty" json:"metrics,omitempty"`
 }
 
-// Assertion checks the response body. Exactly one of JSONPath, Contains, Regex
-// is set; with JSONPath, Equals (compared as text) is optional and absence of
-// the path fails.
+// Assertion checks the response body. Exactly one of JSONPath, Contains and
+// Regex is set.
+//
+// With JSONPath alone, the path must select at least one value. Op and Value
+// compare every value it selects, and all must pass; Equals is shorthand for
+// Op "==" with Value Equals; Length compares each value's length instead of
+// the value. ValidateAndSetDefaults (the document's, or its HTTPProbe's)
+// parses the path, the comparison and the regex once; Compiled returns them.
 type Assertion struct {
-	JSONPath string  `yaml:"json_path,omitempty" json:"json_path,omitempty"` // dotted path: "status", "checks.0.ok"
+	// JSONPath is an RFC 9535 JSONPath query ("$.checks[?@.ok == false]"),
+	// or, when it does not start with "$", a dotted path of object keys and
+	// array indexes: "checks.0.ok" reads as "$.checks[0].ok".
+	JSONPath string `yaml:"json_path,omitempty" json:"json_path,omitempty"`
+	// Op is one of the Op constants; "==" when Value is set without it.
+	Op string `yaml:"op,omitempty" json:"op,omitempty"`
+	// Value is a string, number or boolean that Op compares with.
+	Value any `yaml:"value,omitempty" json:"value,omitempty"`
+	// Length makes Op compare the length of each selected value (characters
+	// of a string, elements of an array, members of an object); Value is
+	// then a number.
+	Length bool `yaml:"length,omitempty" json:"length,omitempty"`
+	// Equals is shorthand for Op "==" with Value Equals, compared as text.
 	Equals   *string `yaml:"equals,omitempty" json:"equals,omitempty"`
 	Contains string  `yaml:"contains,omitempty" json:"contains,omitempty"`
 	Regex    string  `yaml:"regex,omitempty" json:"regex,omitempty"`
+
+	// compiled is the assertion parsed at load, so no probe parses it.
+	compiled *CompiledAssertion
+}
+
+// The comparisons an assertion's op may name. "==" and "!=" compare as
+// numbers when both sides are numbers, and otherwise as text: a string as
+// it is, a number in shortest form, true, false, null. "<", "<=", ">" and
+// ">=" need numbers on both sides. "contains" asks for a substring of a
+// string, or for an element of an array equal ("==") to the value.
+const (
+	OpEqual          = "=="
+	OpNotEqual       = "!="
+	OpLess           = "<"
+	OpLessOrEqual    = "<="
+	OpGreater        = ">"
+	OpGreaterOrEqual = ">="
+	OpContains       = "contains"
+)
+
+// AssertionOps are the ops an assertion may name.
+var AssertionOps = []string{OpEqual, OpNotEqual, OpLess, OpLessOrEqual, OpGreater, OpGreaterOrEqual, OpContains}
+
+// CompiledAssertion is an assertion parsed for the probe, as
+// Assertion.Compiled returns it.
+type CompiledAssertion struct {
+	// Path is the parsed json_path; nil for a contains or regex assertion.
+	Path *Path
+	// Op is the comparison every value Path selects must pass: one of the
+	// Op constants, or "" when Path need only select something.
+	Op string
+	// Want is what Op compares with.
+	Want Operand
+	// Length makes Op compare each value's length, not the value.
+	Length bool
+	// Regexp is the compiled regex; nil unless the assertion is a regex.
+	Regexp *regexp.Regexp
+}
+
+// Operand is an assertion's value, as compared.
+type Operand struct {
+	// Text is the value as text: a string as written, a number in shortest
+	// form, "true" or "false".
+	Text string
+	// Number is the value, when IsNumber.
+	Number float64
+	// IsNumber says the value was written as a number.
+	IsNumber bool
+	// IsString says the value was written as a string (equals always is).
+	IsString bool
+}
+
+// String writes the operand as a reason quotes it: a string quoted, a
+// number or a boolean bare.
+func (o Operand) String() string {
+	if o.IsString {
+		return strconv.Quote(o.Text)
+	}
+	return o.Text
+}
+
+// Path is a parsed json_path: an RFC 9535 JSONPath query. Get one from
+// Assertion.Compiled or ExtractedMetric.Path; a zero Path selects
+// nothing.
+type Path struct {
+	text  string // as written, or translated from the dotted form
+	query *jsonpath.Path
+	// steps are the name and index selectors of a singular query (RFC 9535
+	// §2.3.5.1), every dotted path among them: Select walks them without the
+	// library's allocations per segment, at every probe. nil for any other
+	// query.
+	steps []spec.Selector
+}
+
+// newPath keeps query with the text reasons quote.
+func newPath(text string, query *jsonpath.Path) *Path {
+	p := &Path{text: text, query: query}
+	if query.Query().Singular() != nil {
+		p.steps = make([]spec.Selector, 0, len(query.Query().Segments()))
+		for _, seg := range query.Query().Segments() {
+			p.steps = append(p.steps, seg.Selectors()[0])
+		}
+	}
+	return p
+}
+
+// String returns the path as JSONPath, as reasons quote it: the dotted
+// "checks.0.ok" is "$.checks[0].ok".
+func (p *Path) String() string { return p.text }
+
+// Select returns the values p selects from doc, a JSON document decoded by
+// encoding/json into an any; none when it selects nothing.
+func (p *Path) Select(doc any) []any {
+	switch {
+	case p == nil || p.query == nil:
+		return nil
+	case p.steps == nil:
+		return p.query.Select(doc)
+	}
+	for _, step := range p.steps {
+		var found bool
+		switch sel := step.(type) {
+		case spec.Name:
+			obj, _ := doc.(map[string]any)
+			doc, found = obj[string(sel)]
+		case spec.Index:
+			arr, _ := doc.([]any)
+			i := int(sel)
+			if i < 0 {
+				i += len(arr) // RFC 9535 §2.3.3.2: from the end
+			}
+			if found = i >= 0 && i < len(arr); found {
+				doc = arr[i]
+			}
+		}
+		if !found {
+			return nil
+		}
+	}
+	return []any{doc}
 }
 
 // ExtractedMetric reads a number from the JSON body and publishes it.
 type ExtractedMetric struct {
-	Name     string   `yaml:"name" json:"name"` // CloudWatch metric name, e.g. MemoryMB
+	Name string `yaml:"name" json:"name"` // CloudWatch metric name, e.g. MemoryMB
+	// JSONPath is written as Assertion.JSONPath is, and must select exactly
+	// one number.
 	JSONPath string   `yaml:"json_path" json:"json_path"`
 	Unit     string   `yaml:"unit,omitempty" json:"unit,omitempty"` // CloudWatch unit, default None
 	Warning  *float64 `yaml:"warning,omitempty" json:"warning,omitempty"`
 	Critical *float64 `yaml:"critical,omitempty" json:"critical,omitempty"`
+
+	// path is JSONPath parsed at load, so no probe parses it.
+	path *Path
 }
 
 // WebSocketProbe configures a websocket component. Without Send, the

@@ -4,14 +4,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 	// Lambda's provided.al2023 image ships no zoneinfo; embedding it keeps
 	// recurring maintenance windows in their time zone.
 	_ "time/tzdata"
+
+	"github.com/theory/jsonpath"
 )
 
 // Defaults applied by ValidateAndSetDefaults to fields left at their zero value.
@@ -81,6 +85,11 @@ var CloudWatchUnits = []string{
 
 // HTTPMethods are the methods probes and webhooks may use.
 var HTTPMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+// reservedMetricNames are the dimension names body metrics are published
+// with (metrics.DimIntegration, metrics.DimComponent), which a metric name
+// cannot repeat.
+var reservedMetricNames = []string{"Integration", "Component"}
 
 // Weekdays are the day names of a recurring maintenance window.
 var Weekdays = []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
@@ -290,7 +299,10 @@ func (c *Component) ValidateAndSetDefaults() error {
 		t := true
 		c.Critical = &t
 	}
-	if c.Weight == 0 && !c.weightSet {
+	switch {
+	case c.Written != nil:
+		c.Weight = *c.Written
+	case c.Weight == 0:
 		c.Weight = DefaultWeight
 	}
 	if c.Timeout <= 0 || c.Timeout.D() > MaxTimeout {
@@ -337,7 +349,9 @@ func (c *Component) ValidateAndSetDefaults() error {
 	return l.join()
 }
 
-// ValidateAndSetDefaults fills the HTTP probe's defaults and validates it.
+// ValidateAndSetDefaults fills the HTTP probe's defaults and validates it. It
+// parses every assertion and every metric's json_path once and keeps them,
+// so probes never parse.
 func (h *HTTPProbe) ValidateAndSetDefaults() error {
 	var l errs
 	if h.Method == "" {
@@ -353,8 +367,14 @@ func (h *HTTPProbe) ValidateAndSetDefaults() error {
 		l.add("max_redirects", ErrOutOfRange, "must be -1 (no redirects) or 1..%d, got %d", MaxRedirectsLimit, h.MaxRedirects)
 	}
 	checkHeaders(&l, h.Headers, h.SecretHeaders)
-	for i, a := range h.Assertions {
-		l.nest(fmt.Sprintf("assertions[%d]", i), a.Validate())
+	for i := range h.Assertions {
+		a := &h.Assertions[i]
+		c, err := a.compile()
+		l.nest(fmt.Sprintf("assertions[%d]", i), err)
+		a.compiled = nil
+		if err == nil {
+			a.compiled = &c
+		}
 	}
 	seen := map[string]bool{}
 	for i := range h.Metrics {
@@ -371,7 +391,27 @@ func (h *HTTPProbe) ValidateAndSetDefaults() error {
 
 // Validate checks an assertion; it has no defaults.
 func (a Assertion) Validate() error {
-	var l errs
+	_, err := a.compile()
+	return err
+}
+
+// Compiled returns the assertion parsed. ValidateAndSetDefaults parses a
+// document's assertions once and keeps them; an assertion that never went
+// through it is parsed on each call, and fails with what Validate reports.
+func (a Assertion) Compiled() (CompiledAssertion, error) {
+	if a.compiled != nil {
+		return *a.compiled, nil
+	}
+	return a.compile()
+}
+
+// compile parses and checks the assertion: the one code path of Validate
+// and Compiled.
+func (a Assertion) compile() (CompiledAssertion, error) {
+	var (
+		l errs
+		c CompiledAssertion
+	)
 	set := 0
 	for _, s := range []string{a.JSONPath, a.Contains, a.Regex} {
 		if s != "" {
@@ -381,32 +421,189 @@ func (a Assertion) Validate() error {
 	if set != 1 {
 		l.add("json_path", ErrConflict, "exactly one of json_path, contains, regex must be set, got %d", set)
 	}
-	if a.Equals != nil && a.JSONPath == "" {
-		l.add("equals", ErrConflict, "only allowed with json_path")
-	}
-	if a.JSONPath != "" {
-		if err := checkJSONPath(a.JSONPath); err != nil {
+	if a.JSONPath == "" {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"equals", a.Equals != nil}, {"op", a.Op != ""}, {"value", a.Value != nil}, {"length", a.Length}} {
+			if f.set {
+				l.add(f.name, ErrConflict, "only allowed with json_path")
+			}
+		}
+	} else {
+		p, err := parsePath(a.JSONPath)
+		if err != nil {
 			l.addErr("json_path", err)
 		}
+		c.Path = p
+		c.Op, c.Want, c.Length = a.comparison(&l)
 	}
 	if a.Regex != "" {
-		if _, err := regexp.Compile(a.Regex); err != nil {
+		re, err := regexp.Compile(a.Regex)
+		if err != nil {
 			l.add("regex", ErrInvalidValue, "does not compile: %v", err)
 		}
+		c.Regexp = re
 	}
-	return l.join()
+	return c, l.join()
 }
 
-// checkJSONPath accepts the dotted paths the probe resolves: object keys and
-// array indexes separated by dots, none empty ("status", "checks.0.ok").
-func checkJSONPath(p string) error {
-	if slices.Contains(strings.Split(p, "."), "") {
-		return fmt.Errorf("%w: %q has an empty segment; want dotted keys such as \"checks.0.ok\"", ErrInvalidValue, p)
+// comparison reads the op, value and length of a json_path assertion, or
+// its equals shorthand, adding any problem to l.
+func (a Assertion) comparison(l *errs) (op string, want Operand, length bool) {
+	if a.Equals != nil {
+		if a.Op != "" || a.Value != nil || a.Length {
+			l.add("equals", ErrConflict, `is shorthand for op "==" with value; set equals, or op and value, not both`)
+		}
+		return OpEqual, Operand{Text: *a.Equals, IsString: true}, false
 	}
-	return nil
+	op = a.Op
+	if op == "" && a.Value != nil {
+		op = OpEqual
+	}
+	switch {
+	case op == "" && a.Length:
+		l.add("op", ErrRequired, "must be set with length")
+		return "", want, false
+	case op == "":
+		// The path need only select something.
+		return "", want, false
+	case !slices.Contains(AssertionOps, op):
+		l.add("op", ErrInvalidValue, "%q is not one of %s", op, strings.Join(AssertionOps, ", "))
+		return "", want, false
+	case a.Value == nil:
+		l.add("value", ErrRequired, "must be set with op %q", op)
+		return "", want, false
+	}
+	want, err := operand(a.Value)
+	if err != nil {
+		l.addErr("value", err)
+		return "", want, false
+	}
+	ordered := op != OpEqual && op != OpNotEqual && op != OpContains
+	switch {
+	case a.Length && op == OpContains:
+		l.add("length", ErrConflict, "compares a length, which op %q cannot", op)
+	case a.Length && !want.IsNumber:
+		l.add("value", ErrInvalidValue, "must be a number with length, got %s", want)
+	case ordered && !want.IsNumber:
+		l.add("value", ErrInvalidValue, "must be a number with op %q, got %s", op, want)
+	}
+	return op, want, a.Length
 }
 
-// ValidateAndSetDefaults fills the unit and validates the metric.
+// operand reads an assertion's value as YAML decoded it.
+func operand(v any) (Operand, error) {
+	switch v := v.(type) {
+	case string:
+		return Operand{Text: v, IsString: true}, nil
+	case bool:
+		return Operand{Text: strconv.FormatBool(v)}, nil
+	case time.Time:
+		return Operand{}, fmt.Errorf("%w: YAML reads an unquoted date as a timestamp; quote it to compare it as text", ErrInvalidValue)
+	}
+	var f float64
+	switch rv := reflect.ValueOf(v); {
+	case rv.CanInt():
+		f = float64(rv.Int())
+	case rv.CanUint():
+		f = float64(rv.Uint())
+	case rv.CanFloat():
+		f = rv.Float()
+	case rv.Kind() == reflect.Slice:
+		return Operand{}, fmt.Errorf("%w: must be a string, number or boolean, got a list", ErrInvalidValue)
+	case rv.Kind() == reflect.Map:
+		return Operand{}, fmt.Errorf("%w: must be a string, number or boolean, got a mapping", ErrInvalidValue)
+	default:
+		return Operand{}, fmt.Errorf("%w: must be a string, number or boolean, got %T", ErrInvalidValue, v)
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return Operand{}, fmt.Errorf("%w: must be a finite number, got %v", ErrOutOfRange, f)
+	}
+	return Operand{Text: strconv.FormatFloat(f, 'g', -1, 64), Number: f, IsNumber: true}, nil
+}
+
+// parsePath parses a json_path: RFC 9535 JSONPath when it starts with "$",
+// else the dotted form, translated.
+func parsePath(s string) (*Path, error) {
+	text := s
+	if !strings.HasPrefix(s, "$") {
+		var err error
+		if text, err = dottedToJSONPath(s); err != nil {
+			return nil, err
+		}
+	}
+	q, err := jsonpath.Parse(text)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %q is not RFC 9535 JSONPath: %s", ErrInvalidValue, s, strings.TrimPrefix(err.Error(), "jsonpath: "))
+	}
+	return newPath(text, q), nil
+}
+
+// dottedToJSONPath translates the dotted paths of earlier documents: each
+// segment an object key, or an array index when it is all digits, none
+// empty ("checks.0.ok" is "$.checks[0].ok"). A key that is not a JSONPath
+// member name ("used-mb") is written as a quoted name selector.
+func dottedToJSONPath(s string) (string, error) {
+	var b strings.Builder
+	b.WriteByte('$')
+	for seg := range strings.SplitSeq(s, ".") {
+		if seg == "" {
+			return "", fmt.Errorf(`%w: %q has an empty segment; want dotted keys such as "checks.0.ok", or JSONPath from "$"`, ErrInvalidValue, s)
+		}
+		if i, ok := arrayIndex(seg); ok {
+			fmt.Fprintf(&b, "[%d]", i)
+			continue
+		}
+		if isMemberName(seg) {
+			b.WriteString("." + seg)
+			continue
+		}
+		// RFC 9535 §2.3.1.1: in a single-quoted name, escape the quote, the
+		// backslash and control characters.
+		b.WriteString("['")
+		for _, r := range seg {
+			switch {
+			case r == '\\' || r == '\'':
+				b.WriteString(`\` + string(r))
+			case r < 0x20:
+				fmt.Fprintf(&b, `\u%04x`, r)
+			default:
+				b.WriteRune(r)
+			}
+		}
+		b.WriteString("']")
+	}
+	return b.String(), nil
+}
+
+// arrayIndex reads an all-digit segment as an index within RFC 9535's
+// range (I-JSON integers).
+func arrayIndex(seg string) (int64, bool) {
+	if strings.Trim(seg, "0123456789") != "" {
+		return 0, false
+	}
+	i, err := strconv.ParseInt(seg, 10, 64)
+	return i, err == nil && i <= 1<<53-1
+}
+
+// isMemberName reports whether seg may follow a dot in JSONPath (RFC 9535
+// member-name-shorthand): letters, "_", non-ASCII and, after the first
+// character, digits.
+func isMemberName(seg string) bool {
+	for i, r := range seg {
+		switch {
+		case r == '_', 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', r >= 0x80 && r != utf8.RuneError:
+		case i > 0 && '0' <= r && r <= '9':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// ValidateAndSetDefaults fills the unit and validates the metric, parsing
+// its json_path once.
 func (m *ExtractedMetric) ValidateAndSetDefaults() error {
 	var l errs
 	if m.Unit == "" {
@@ -417,11 +614,18 @@ func (m *ExtractedMetric) ValidateAndSetDefaults() error {
 		l.addErr("name", ErrRequired)
 	case !metricNameRE.MatchString(m.Name):
 		l.add("name", ErrInvalidName, "%q is not a valid CloudWatch metric name (must match %s)", m.Name, metricNameRE)
+	case slices.Contains(reservedMetricNames, m.Name):
+		// Metrics leave as EMF documents whose members are the metric and
+		// the dimension names side by side.
+		l.add("name", ErrInvalidName, "%q is the name of a dimension the metric is published with", m.Name)
 	}
+	m.path = nil
 	if m.JSONPath == "" {
 		l.addErr("json_path", ErrRequired)
-	} else if err := checkJSONPath(m.JSONPath); err != nil {
+	} else if p, err := parsePath(m.JSONPath); err != nil {
 		l.addErr("json_path", err)
+	} else {
+		m.path = p
 	}
 	if !slices.Contains(CloudWatchUnits, m.Unit) {
 		l.add("unit", ErrInvalidValue, "%q is not a CloudWatch unit (one of %s)", m.Unit, strings.Join(CloudWatchUnits, ", "))
@@ -433,6 +637,18 @@ func (m *ExtractedMetric) ValidateAndSetDefaults() error {
 		l.add("warning", ErrOutOfRange, "must be <= critical (%v), got %v", *m.Critical, *m.Warning)
 	}
 	return l.join()
+}
+
+// Path returns the metric's json_path parsed: once by ValidateAndSetDefaults,
+// or on each call for a metric that never went through it.
+func (m ExtractedMetric) Path() (*Path, error) {
+	if m.path != nil {
+		return m.path, nil
+	}
+	if m.JSONPath == "" {
+		return nil, fmt.Errorf("json_path: %w", ErrRequired)
+	}
+	return parsePath(m.JSONPath)
 }
 
 // ValidateAndSetDefaults validates the websocket probe; it has no defaults.
@@ -536,15 +752,18 @@ func (a LambdaAction) Validate() error {
 
 // ValidateAndSetDefaults fills the time zone of a recurring window and
 // validates the window: either one-off (start < end) or recurring (at,
-// duration, optional days), never both.
+// duration, optional days), never both. It resolves a valid recurring
+// window's time zone and start time once, for Active.
 func (w *MaintenanceWindow) ValidateAndSetDefaults() error {
 	var l errs
+	w.recurring = nil
 	oneOff := w.Start != nil || w.End != nil
 	recurring := w.At != "" || w.Duration != 0 || len(w.Days) > 0
 	if w.TimeZone == "" {
 		w.TimeZone = DefaultTimeZone
 	}
-	if _, err := time.LoadLocation(w.TimeZone); err != nil {
+	loc, err := time.LoadLocation(w.TimeZone)
+	if err != nil {
 		l.add("time_zone", ErrInvalidValue, "%q is not an IANA time zone: %v", w.TimeZone, err)
 	}
 	switch {
@@ -560,7 +779,8 @@ func (w *MaintenanceWindow) ValidateAndSetDefaults() error {
 			l.add("end", ErrOutOfRange, "must be after start (%s), got %s", w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339))
 		}
 	case recurring:
-		if _, _, ok := parseAt(w.At); !ok {
+		hour, minute, ok := parseAt(w.At)
+		if !ok {
 			l.add("at", ErrInvalidValue, "%q must be a local time \"HH:MM\"", w.At)
 		}
 		if w.Duration <= 0 || w.Duration.D() > MaxWindowDuration {
@@ -570,6 +790,9 @@ func (w *MaintenanceWindow) ValidateAndSetDefaults() error {
 			if !slices.Contains(Weekdays, d) {
 				l.add(fmt.Sprintf("days[%d]", i), ErrInvalidValue, "%q is not one of %s", d, strings.Join(Weekdays, ", "))
 			}
+		}
+		if len(l) == 0 {
+			w.recurring = &recurrence{loc: loc, hour: hour, minute: minute}
 		}
 	default:
 		l.add("start", ErrRequired, "set start and end for a one-off window, or at and duration for a recurring one")

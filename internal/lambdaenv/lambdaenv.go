@@ -1,6 +1,8 @@
 // Package lambdaenv reads the settings every Vigil function shares from its
 // environment (set by template.yaml, or by the local runner) and builds the
-// pieces they all wire the same way: the JSON logger and the config source.
+// pieces they all wire the same way: the JSON logger, the AWS session and the
+// config source (with the SSM client it may read from). It builds no other
+// AWS client, so a function links only the service packages its main uses.
 package lambdaenv
 
 import (
@@ -15,8 +17,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
-	"github.com/vigil-monitor/vigil/internal/awsenv"
+	"github.com/vigil-monitor/vigil/internal/awsenv/session"
 	"github.com/vigil-monitor/vigil/internal/config"
 )
 
@@ -77,12 +80,12 @@ func (s Settings) Logger() *slog.Logger {
 // the cold start loudly. An SSM parameter is re-read at most once per ttl, so
 // targets change without a redeploy; if a refresh fails or the new document is
 // invalid, the last good document is kept and the error is logged.
-func (s Settings) ConfigSource(ssm config.SSMGetter, ttl time.Duration, log *slog.Logger) (func(context.Context) (*config.Document, error), error) {
-	return s.configSource(ssm, ttl, log, time.Now)
+func (s Settings) ConfigSource(getter config.SSMGetter, ttl time.Duration, log *slog.Logger) (func(context.Context) (*config.Document, error), error) {
+	return s.configSource(getter, ttl, log, time.Now)
 }
 
 // configSource is ConfigSource on the clock now.
-func (s Settings) configSource(ssm config.SSMGetter, ttl time.Duration, log *slog.Logger, now func() time.Time) (func(context.Context) (*config.Document, error), error) {
+func (s Settings) configSource(getter config.SSMGetter, ttl time.Duration, log *slog.Logger, now func() time.Time) (func(context.Context) (*config.Document, error), error) {
 	if s.ConfigParameter == "" {
 		doc, err := config.LoadFile(s.ConfigFile)
 		if err != nil {
@@ -90,7 +93,7 @@ func (s Settings) configSource(ssm config.SSMGetter, ttl time.Duration, log *slo
 		}
 		return func(context.Context) (*config.Document, error) { return doc, nil }, nil
 	}
-	c := &ssmCache{ssm: ssm, name: s.ConfigParameter, ttl: ttl, log: log, now: now}
+	c := &ssmCache{ssm: getter, name: s.ConfigParameter, ttl: ttl, log: log, now: now}
 	return c.get, nil
 }
 
@@ -143,8 +146,13 @@ func RequestID(ctx context.Context) string {
 // Env is what every function's main wires its handler from.
 type Env struct {
 	Settings
-	Log     *slog.Logger
-	Clients *awsenv.Clients
+	Log *slog.Logger
+	// AWS is the configuration (with the request counter) main builds the
+	// function's other clients from.
+	AWS *session.Session
+	// SSM is the client the config source reads a parameter with; secret
+	// headers share it.
+	SSM *ssm.Client
 	// Config yields the configuration document (see ConfigSource).
 	Config func(context.Context) (*config.Document, error)
 }
@@ -152,19 +160,21 @@ type Env struct {
 // ConfigTTL is how long an SSM-held document is used before it is re-read.
 const ConfigTTL = time.Minute
 
-// Setup reads the settings, builds the logger and the AWS clients once per
-// container, and loads the configuration source. Errors name the function
-// and the step; main logs them and exits, so a broken cold start fails loudly.
+// Setup reads the settings, builds the logger, the AWS session and the SSM
+// client once per container, and loads the configuration source. Errors
+// name the function and the step; main logs them and exits, so a broken
+// cold start fails loudly.
 func Setup(ctx context.Context, function string) (*Env, error) {
 	s, err := FromEnv()
 	if err != nil {
 		return nil, fmt.Errorf("%s: settings: %w", function, err)
 	}
 	e := &Env{Settings: s, Log: s.Logger().With("function", function)}
-	if e.Clients, err = awsenv.Load(ctx); err != nil {
+	if e.AWS, err = session.Load(ctx); err != nil {
 		return nil, fmt.Errorf("%s: %w", function, err)
 	}
-	if e.Config, err = s.ConfigSource(e.Clients.SSM, ConfigTTL, e.Log); err != nil {
+	e.SSM = ssm.NewFromConfig(e.AWS.Config)
+	if e.Config, err = s.ConfigSource(e.SSM, ConfigTTL, e.Log); err != nil {
 		return nil, fmt.Errorf("%s: config: %w", function, err)
 	}
 	return e, nil

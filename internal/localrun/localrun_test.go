@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 
 	"github.com/vigil-monitor/vigil/internal/check"
 	"github.com/vigil-monitor/vigil/internal/demobridge"
@@ -66,8 +70,9 @@ func TestBootstrapsAnswerSampleEvents(t *testing.T) {
 	if ir.Name != "agent-bridge" || ir.State != health.Initializing || ir.Outcome != "applied" || len(ir.Components) != 6 {
 		t.Fatalf("first check: %+v", ir)
 	}
-	if r.MetricCalls != 1 || r.AWSRequests["DynamoDB.BatchGetItem"] != 1 || r.AWSRequests["DynamoDB.PutItem"] != 1 {
-		t.Fatalf("requests: %d metric calls, %v", r.MetricCalls, r.AWSRequests)
+	// Metrics leave as EMF log lines: no CloudWatch request.
+	if r.MetricDocuments < 1 || r.AWSRequests["DynamoDB.BatchGetItem"] != 1 || r.AWSRequests["DynamoDB.PutItem"] != 1 || r.AWSRequests["CloudWatch.PutMetricData"] != 0 {
+		t.Fatalf("requests: %d metric documents, %v", r.MetricDocuments, r.AWSRequests)
 	}
 	// The classic EventBridge event carries the same scheduled time: the
 	// same tick, counted once.
@@ -107,6 +112,33 @@ func TestBootstrapsAnswerSampleEvents(t *testing.T) {
 	}
 }
 
+// The local stand-in for CloudWatch Logs' extraction holds documents to the
+// EMF specification: a malformed one is reported, not published.
+func TestExtractorRefusesMalformedEMF(t *testing.T) {
+	s := startStack(t, "status")
+	w := s.metrics.wrap(io.Discard)
+	good := `{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"Vigil","Dimensions":[[]],"Metrics":[{"Name":"ExtractorProbe"}]}]},"ExtractorProbe":1}` + "\n"
+	if _, err := io.WriteString(w, `{"level":"INFO","msg":"not EMF"}`+"\n"+good); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.metrics.waitDocuments(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.Clients.CloudWatch.ListMetrics(ctx, &cloudwatch.ListMetricsInput{Namespace: aws.String("Vigil"), MetricName: aws.String("ExtractorProbe")})
+	if err != nil || len(list.Metrics) != 1 {
+		t.Fatalf("extracted metric not published: %v, %v", list, err)
+	}
+	bad := `{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"Vigil","Dimensions":[["Integration"]],"Metrics":[{"Name":"M"}]}]},"M":1}` + "\n"
+	if _, err := io.WriteString(w, bad); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.metrics.waitDocuments(ctx, 2); err == nil || !strings.Contains(err.Error(), `dimension "Integration"`) {
+		t.Fatalf("malformed document: %v", err)
+	}
+}
+
 // `make run`'s scenario end to end: the demo asserts every state on the way
 // (INITIALIZING, ACTIVE, FAILED ×3, recovery with backoff, ACTIVE again).
 func TestDemoScenario(t *testing.T) {
@@ -134,6 +166,10 @@ func TestDemoScenario(t *testing.T) {
 		"recovery_started",
 		"recovery_failed",
 		"recovery_succeeded   agent-bridge FAILED→ACTIVE",
+		// Metrics the functions wrote as EMF, extracted and read back.
+		"extracted from the functions' EMF log lines",
+		"RecoverySucceeded",
+		"State                [1 2 2 4 4 4 2]",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("demo output lacks %q", want)

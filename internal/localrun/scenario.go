@@ -23,6 +23,7 @@ import (
 
 	"github.com/vigil-monitor/vigil/internal/check"
 	"github.com/vigil-monitor/vigil/internal/health"
+	"github.com/vigil-monitor/vigil/internal/metrics"
 	"github.com/vigil-monitor/vigil/internal/store"
 )
 
@@ -30,6 +31,7 @@ import (
 // EventBridge Scheduler would, and decodes its result.
 func (s *Stack) Tick(ctx context.Context, t time.Time, integrations ...string) (check.Result, error) {
 	ev, _ := json.Marshal(check.Event{ScheduledTime: t.UTC().Format(time.RFC3339), Integrations: integrations})
+	before := s.metrics.documentCount()
 	payload, err := s.Invoke(ctx, HealthCheck, ev)
 	if err != nil {
 		return check.Result{}, err
@@ -40,6 +42,14 @@ func (s *Stack) Tick(ctx context.Context, t time.Time, integrations ...string) (
 	var r check.Result
 	if err := json.Unmarshal(payload, &r); err != nil {
 		return r, fmt.Errorf("localrun: decode healthcheck result: %w: %s", err, payload)
+	}
+	// The check's metrics reach the emulator through its log output, a
+	// moment after the invocation returns: wait for them, so what the
+	// caller reads next includes them.
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := s.metrics.waitDocuments(wctx, before+r.MetricDocuments); err != nil {
+		return r, err
 	}
 	return r, nil
 }
@@ -176,6 +186,10 @@ func (s *Stack) Demo(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The Recovery function's metrics travel through its log output.
+	if err := s.WaitMetric(ctx, metrics.MetricRecoverySucceeded); err != nil {
+		return err
+	}
 	if err := printTimeline(w, hist, third); err != nil {
 		return err
 	}
@@ -224,7 +238,7 @@ func printTick(w io.Writer, n int, t time.Time, note string, r check.Result) {
 			fmt.Fprintf(w, "        recovery due -> StartExecution %s\n", ir.RecoveryExecution)
 		}
 	}
-	fmt.Fprintf(w, "        CloudWatch: %d datums in %d PutMetricData call(s), invocation %.0f ms\n\n", r.MetricDatums, r.MetricCalls, r.DurationMs)
+	fmt.Fprintf(w, "        metrics: %d datums in %d EMF log line(s), invocation %.0f ms\n\n", r.MetricDatums, r.MetricDocuments, r.DurationMs)
 }
 
 // waitExecution waits for the named recovery execution to finish and returns
@@ -352,7 +366,8 @@ func (s *Stack) printStored(ctx context.Context, w io.Writer, integ string) erro
 	return nil
 }
 
-// printMetrics reads back from CloudWatch what the functions published.
+// printMetrics reads back from CloudWatch what the functions wrote as EMF
+// (extracted locally, as CloudWatch Logs does on AWS).
 func (s *Stack) printMetrics(ctx context.Context, w io.Writer, integ string) error {
 	list, err := s.Clients.CloudWatch.ListMetrics(ctx, &cloudwatch.ListMetricsInput{Namespace: aws.String("Vigil")})
 	if err != nil {
@@ -367,7 +382,7 @@ func (s *Stack) printMetrics(ctx context.Context, w io.Writer, integ string) err
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	fmt.Fprintf(w, "CloudWatch namespace Vigil now has %d metric names: %s\nPer-minute maxima read back with GetMetricData, oldest first:\n", len(names), strings.Join(names, ", "))
+	fmt.Fprintf(w, "CloudWatch namespace Vigil now has %d metric names, extracted from the functions' EMF log lines: %s\nPer-minute maxima read back with GetMetricData, oldest first:\n", len(names), strings.Join(names, ", "))
 	var queries []cwtypes.MetricDataQuery
 	for i, name := range []string{"State", "HealthScore", "ConsecutiveFailures"} {
 		queries = append(queries, cwtypes.MetricDataQuery{

@@ -69,7 +69,9 @@ type Stack struct {
 	StateMachineARN string
 	ConfigPath      string
 
-	stops []func()
+	// metrics stands in for CloudWatch Logs' EMF extraction.
+	metrics *extractor
+	stops   []func()
 }
 
 // Start builds the functions and starts everything. On error, whatever was
@@ -132,6 +134,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		return s, err
 	}
 	s.Clients = awsenv.New(s.Moto.AWSConfig())
+	s.metrics = newExtractor(s.Clients.CloudWatch)
 
 	if err := s.createResources(ctx, root); err != nil {
 		return s, err
@@ -166,6 +169,8 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		if err != nil {
 			return s, err
 		}
+		// The functions write their metrics to standard output as EMF.
+		w = s.metrics.wrap(w)
 		f, err := emulator.StartFunction(ctx, emulator.FunctionOptions{
 			Name: name, RIE: rie, Bootstrap: bootstraps[fn], Env: env, Timeout: timeouts[fn], Log: w,
 		})
@@ -237,6 +242,16 @@ func (s *Stack) renderConfig(root, src string) error {
 		return fmt.Errorf("localrun: write config: %w", err)
 	}
 	return nil
+}
+
+// WaitMetric waits until the functions have written a datum of metric
+// name and it has been published to the emulator's CloudWatch — for metrics
+// written by an invocation the caller does not see, such as the Recovery
+// function's under the state machine.
+func (s *Stack) WaitMetric(ctx context.Context, name string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return s.metrics.waitMetric(ctx, name)
 }
 
 // Invoke sends an event to a running function and returns its response.

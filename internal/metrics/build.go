@@ -4,12 +4,24 @@ import (
 	"math"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/vigil-monitor/vigil/internal/config"
 	"github.com/vigil-monitor/vigil/internal/health"
 	"github.com/vigil-monitor/vigil/internal/probe"
 )
+
+// Dim is one dimension of a datum.
+type Dim struct {
+	Name, Value string
+}
+
+// Datum is one value of one metric series at one time.
+type Datum struct {
+	Name  string
+	Dims  []Dim // in the order Names lists them
+	Value float64
+	Unit  string // a CloudWatch unit, "None" when unitless
+	At    time.Time
+}
 
 // ForCheck returns the datums of one evaluated check: rec is the record after
 // health.Evaluate, results the probe results in config order, at the check's
@@ -19,47 +31,37 @@ import (
 // the newer state has been published already): only StaleTicks = 1 is
 // returned, without dimension. The caller should not publish a Duplicate outcome at all, since
 // CloudWatch would count its samples twice.
-func ForCheck(integ config.Integration, rec health.Record, results []probe.Result, at time.Time) []types.MetricDatum {
-	name := integ.Name
-	ts := aws.Time(at)
-	dimI := []types.Dimension{{Name: aws.String(DimIntegration), Value: aws.String(name)}}
+func ForCheck(integ config.Integration, rec health.Record, results []probe.Result, at time.Time) []Datum {
+	dimI := []Dim{{DimIntegration, integ.Name}}
 	if !rec.LastTick.IsZero() && at.Before(rec.LastTick) {
 		// No dimension: one stack-level alarm watches it; the record's
 		// stale_ticks counter and the log name the integration.
-		return []types.MetricDatum{datum(MetricStaleTicks, nil, 1, types.StandardUnitCount, ts)}
+		return []Datum{{MetricStaleTicks, nil, 1, UnitCount, at}}
 	}
 
-	n := 5 + len(results)*2
+	n := 4 + len(results)*2
 	for _, r := range results {
 		n += len(r.Metrics)
 	}
-	out := make([]types.MetricDatum, 0, n)
-	healthy := 0.0
-	if rec.State == health.Active {
-		healthy = 1
-	}
+	out := make([]Datum, 0, n)
 	out = append(out,
-		datum(MetricHealthScore, dimI, rec.Score, types.StandardUnitNone, ts),
-		datum(MetricHealthy, dimI, healthy, types.StandardUnitNone, ts),
-		datum(MetricState, dimI, float64(rec.State.Code()), types.StandardUnitNone, ts),
-		datum(MetricConsecutiveFailures, dimI, float64(rec.ConsecutiveFailures), types.StandardUnitCount, ts),
-		datum(MetricCheckDuration, dimI, checkDurationMs(rec, results), types.StandardUnitMilliseconds, ts),
+		Datum{MetricHealthScore, dimI, rec.Score, UnitNone, at},
+		Datum{MetricState, dimI, float64(rec.State.Code()), UnitNone, at},
+		Datum{MetricConsecutiveFailures, dimI, float64(rec.ConsecutiveFailures), UnitCount, at},
+		Datum{MetricCheckDuration, dimI, checkDurationMs(rec, results), UnitMilliseconds, at},
 	)
 
 	for _, r := range results {
 		comp := findComponent(integ, r.Component)
-		dimC := []types.Dimension{
-			dimI[0],
-			{Name: aws.String(DimComponent), Value: aws.String(r.Component)},
-		}
+		dimC := []Dim{dimI[0], {DimComponent, r.Component}}
 		if integ.ComponentMetrics {
 			ok := 0.0
 			if r.Healthy {
 				ok = 1
 			}
 			out = append(out,
-				datum(MetricComponentHealthy, dimC, ok, types.StandardUnitNone, ts),
-				datum(MetricComponentLatency, dimC, ms(r.Latency), types.StandardUnitMilliseconds, ts),
+				Datum{MetricComponentHealthy, dimC, ok, UnitNone, at},
+				Datum{MetricComponentLatency, dimC, ms(r.Latency), UnitMilliseconds, at},
 			)
 		}
 		if comp != nil && comp.HTTP != nil {
@@ -69,28 +71,16 @@ func ForCheck(integ config.Integration, rec health.Record, results []probe.Resul
 				if !ok || !publishable(v) {
 					continue
 				}
-				unit := types.StandardUnit(m.Unit)
+				unit := m.Unit
 				if unit == "" {
-					unit = types.StandardUnitNone
+					unit = UnitNone
 				}
-				out = append(out, datum(m.Name, dimC, v, unit, ts))
+				out = append(out, Datum{m.Name, dimC, v, unit, at})
 			}
 		}
 		if r.CertDaysLeft != nil && publishable(*r.CertDaysLeft) {
-			out = append(out, datum(MetricCertificateDaysLeft, dimC, *r.CertDaysLeft, types.StandardUnitNone, ts))
+			out = append(out, Datum{MetricCertificateDaysLeft, dimC, *r.CertDaysLeft, UnitNone, at})
 		}
-	}
-	return out
-}
-
-// Heartbeat returns the invocation's heartbeat and, when publishFailures > 0,
-// the count of datums or calls that failed to publish in the previous
-// invocation (a failure cannot be published by the call that failed).
-func Heartbeat(at time.Time, publishFailures int) []types.MetricDatum {
-	ts := aws.Time(at)
-	out := []types.MetricDatum{datum(MetricHeartbeat, nil, 1, types.StandardUnitCount, ts)}
-	if publishFailures > 0 {
-		out = append(out, datum(MetricPublishFailures, nil, float64(publishFailures), types.StandardUnitCount, ts))
 	}
 	return out
 }
@@ -99,11 +89,11 @@ func Heartbeat(at time.Time, publishFailures int) []types.MetricDatum {
 // checks were inconclusive in this invocation (a fault on the checker's
 // side), and nothing otherwise: like StaleTicks, it exists only when it
 // happens, and its alarm treats missing data as fine.
-func CheckerImpaired(at time.Time, n int) []types.MetricDatum {
+func CheckerImpaired(at time.Time, n int) []Datum {
 	if n <= 0 {
 		return nil
 	}
-	return []types.MetricDatum{datum(MetricCheckerImpaired, nil, float64(n), types.StandardUnitCount, aws.Time(at))}
+	return []Datum{{MetricCheckerImpaired, nil, float64(n), UnitCount, at}}
 }
 
 // RecoveryEvent is a recovery milestone published as metrics.
@@ -134,13 +124,12 @@ func (e RecoveryEvent) String() string {
 // RecoveryStarted, RecoverySucceeded or RecoveryFailed, and for an outcome
 // (Succeeded, Failed) the attempt's duration as RecoveryDuration. An unknown
 // event yields no datums.
-func ForRecovery(integration string, ev RecoveryEvent, duration time.Duration, at time.Time) []types.MetricDatum {
-	ts := aws.Time(at)
-	dimI := []types.Dimension{{Name: aws.String(DimIntegration), Value: aws.String(integration)}}
+func ForRecovery(integration string, ev RecoveryEvent, duration time.Duration, at time.Time) []Datum {
+	dimI := []Dim{{DimIntegration, integration}}
 	var name string
 	switch ev {
 	case Started:
-		return []types.MetricDatum{datum(MetricRecoveryStarted, dimI, 1, types.StandardUnitCount, ts)}
+		return []Datum{{MetricRecoveryStarted, dimI, 1, UnitCount, at}}
 	case Succeeded:
 		name = MetricRecoverySucceeded
 	case Failed:
@@ -148,19 +137,9 @@ func ForRecovery(integration string, ev RecoveryEvent, duration time.Duration, a
 	default:
 		return nil
 	}
-	return []types.MetricDatum{
-		datum(name, dimI, 1, types.StandardUnitCount, ts),
-		datum(MetricRecoveryDuration, dimI, max(ms(duration), 0), types.StandardUnitMilliseconds, ts),
-	}
-}
-
-func datum(name string, dims []types.Dimension, v float64, unit types.StandardUnit, ts *time.Time) types.MetricDatum {
-	return types.MetricDatum{
-		MetricName: aws.String(name),
-		Dimensions: dims,
-		Value:      aws.Float64(v),
-		Unit:       unit,
-		Timestamp:  ts,
+	return []Datum{
+		{name, dimI, 1, UnitCount, at},
+		{MetricRecoveryDuration, dimI, max(ms(duration), 0), UnitMilliseconds, at},
 	}
 }
 

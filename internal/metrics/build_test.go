@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/vigil-monitor/vigil/internal/config"
 	"github.com/vigil-monitor/vigil/internal/health"
 	"github.com/vigil-monitor/vigil/internal/probe"
@@ -20,18 +18,18 @@ var tick = time.Date(2025, 11, 27, 14, 0, 0, 0, time.UTC)
 func ptr[T any](v T) *T { return &v }
 
 // flat renders a datum as "Name{Dim=Val,…}=value unit" for readable tables.
-func flat(d types.MetricDatum) string {
+func flat(d Datum) string {
 	var b strings.Builder
-	b.WriteString(aws.ToString(d.MetricName))
-	if len(d.Dimensions) > 0 {
+	b.WriteString(d.Name)
+	if len(d.Dims) > 0 {
 		var parts []string
-		for _, dim := range d.Dimensions {
-			parts = append(parts, aws.ToString(dim.Name)+"="+aws.ToString(dim.Value))
+		for _, dim := range d.Dims {
+			parts = append(parts, dim.Name+"="+dim.Value)
 		}
 		b.WriteString("{" + strings.Join(parts, ",") + "}")
 	}
-	b.WriteString("=" + strconv.FormatFloat(aws.ToFloat64(d.Value), 'f', -1, 64))
-	b.WriteString(" " + string(d.Unit))
+	b.WriteString("=" + strconv.FormatFloat(d.Value, 'f', -1, 64))
+	b.WriteString(" " + d.Unit)
 	return b.String()
 }
 
@@ -62,7 +60,6 @@ func TestForCheck(t *testing.T) {
 	}
 	base := []string{
 		"HealthScore{Integration=agent-bridge}=75 None",
-		"Healthy{Integration=agent-bridge}=0 None",
 		"State{Integration=agent-bridge}=3 None",
 		"ConsecutiveFailures{Integration=agent-bridge}=2 Count",
 		"CheckDuration{Integration=agent-bridge}=42.5 Milliseconds",
@@ -109,7 +106,6 @@ func TestForCheck(t *testing.T) {
 			at: tick,
 			want: []string{
 				"HealthScore{Integration=x}=100 None",
-				"Healthy{Integration=x}=1 None",
 				"State{Integration=x}=2 None",
 				"ConsecutiveFailures{Integration=x}=0 Count",
 				"CheckDuration{Integration=x}=9 Milliseconds",
@@ -125,7 +121,6 @@ func TestForCheck(t *testing.T) {
 			at: tick,
 			want: []string{
 				"HealthScore{Integration=agent-bridge}=0 None",
-				"Healthy{Integration=agent-bridge}=0 None",
 				"State{Integration=agent-bridge}=4 None",
 				"ConsecutiveFailures{Integration=agent-bridge}=0 Count",
 				"CheckDuration{Integration=agent-bridge}=0 Milliseconds",
@@ -143,34 +138,14 @@ func TestForCheck(t *testing.T) {
 			var flatGot []string
 			for _, d := range got {
 				flatGot = append(flatGot, flat(d))
-				if !d.Timestamp.Equal(tt.at) {
-					t.Errorf("%s: timestamp %v, want %v", flat(d), d.Timestamp, tt.at)
+				if !d.At.Equal(tt.at) {
+					t.Errorf("%s: timestamp %v, want %v", flat(d), d.At, tt.at)
 				}
 			}
 			if !slices.Equal(flatGot, tt.want) {
 				t.Errorf("datums:\n got %q\nwant %q", flatGot, tt.want)
 			}
 		})
-	}
-}
-
-func TestHeartbeat(t *testing.T) {
-	tests := []struct {
-		failures int
-		want     []string
-	}{
-		{0, []string{"Heartbeat=1 Count"}},
-		{-1, []string{"Heartbeat=1 Count"}},
-		{3, []string{"Heartbeat=1 Count", "MetricsPublishFailures=3 Count"}},
-	}
-	for _, tt := range tests {
-		var got []string
-		for _, d := range Heartbeat(tick, tt.failures) {
-			got = append(got, flat(d))
-		}
-		if !slices.Equal(got, tt.want) {
-			t.Errorf("Heartbeat(%d) = %q, want %q", tt.failures, got, tt.want)
-		}
 	}
 }
 
@@ -211,17 +186,16 @@ func TestNamesMatchBuilders(t *testing.T) {
 	}
 	integ := integration(true)
 	integ.Components[0].HTTP = nil // body metrics are not fixed names
-	var all []types.MetricDatum
+	var all []Datum
 	all = append(all, ForCheck(integ, health.Record{LastTick: tick}, []probe.Result{{Component: "orchestrator", CertDaysLeft: ptr(3.0)}}, tick)...)
 	all = append(all, ForCheck(integ, health.Record{LastTick: tick}, nil, tick.Add(-time.Second))...)
-	all = append(all, Heartbeat(tick, 1)...)
 	all = append(all, CheckerImpaired(tick, 2)...)
 	for _, ev := range []RecoveryEvent{Started, Succeeded, Failed} {
 		all = append(all, ForRecovery("b", ev, time.Second, tick)...)
 	}
 	seen := map[string]bool{}
 	for _, d := range all {
-		name := aws.ToString(d.MetricName)
+		name := d.Name
 		seen[name] = true
 		n, ok := listed[name]
 		if !ok {
@@ -229,8 +203,8 @@ func TestNamesMatchBuilders(t *testing.T) {
 			continue
 		}
 		var dims []string
-		for _, dim := range d.Dimensions {
-			dims = append(dims, aws.ToString(dim.Name))
+		for _, dim := range d.Dims {
+			dims = append(dims, dim.Name)
 		}
 		if !slices.Equal(dims, n.Dimensions) || d.Unit != n.Unit {
 			t.Errorf("%s emitted with %v %s, Names says %v %s", name, dims, d.Unit, n.Dimensions, n.Unit)
@@ -250,7 +224,7 @@ func TestCheckerImpaired(t *testing.T) {
 		t.Fatalf("nothing inconclusive: %v", got)
 	}
 	got := CheckerImpaired(tick, 3)
-	if len(got) != 1 || aws.ToString(got[0].MetricName) != MetricCheckerImpaired || aws.ToFloat64(got[0].Value) != 3 || len(got[0].Dimensions) != 0 {
+	if len(got) != 1 || got[0].Name != MetricCheckerImpaired || got[0].Value != 3 || len(got[0].Dims) != 0 {
 		t.Fatalf("CheckerImpaired = %+v", got)
 	}
 }

@@ -1,9 +1,8 @@
 // Package metrics turns check results and recovery events into CloudWatch
-// datums (SPEC §5) and publishes them in as few PutMetricData calls as the API
-// allows (SPEC §9). The builders are pure; only Publisher does I/O.
+// datums (SPEC §5) and writes them as CloudWatch Embedded Metric Format log
+// lines (SPEC §9: no metrics API call on a check's path; CloudWatch Logs
+// extracts the metrics). The builders are pure; only EMF does I/O.
 package metrics
-
-import "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
 // DefaultNamespace is the CloudWatch namespace used when none is configured.
 const DefaultNamespace = "Vigil"
@@ -18,16 +17,14 @@ const (
 const (
 	// Per integration (dimension Integration).
 	MetricHealthScore         = "HealthScore"         // None, 0–100
-	MetricHealthy             = "Healthy"             // None, 1 when the state after the check is ACTIVE, else 0
-	MetricState               = "State"               // None, health.State.Code()
+	MetricState               = "State"               // None, health.State.Code(); availability is its share of 2 (ACTIVE)
 	MetricConsecutiveFailures = "ConsecutiveFailures" // Count
 	MetricCheckDuration       = "CheckDuration"       // Milliseconds, wall time of the integration's probes
 
-	// No dimensions.
-	MetricHeartbeat       = "Heartbeat"              // Count, 1 per invocation
-	MetricPublishFailures = "MetricsPublishFailures" // Count, only when > 0
-	MetricCheckerImpaired = "CheckerImpaired"        // Count of integrations whose check was inconclusive, only when > 0
-	MetricStaleTicks      = "StaleTicks"             // Count, only when a stale tick was seen (one alarm for the stack)
+	// No dimensions. The heartbeat is the HealthCheck function's own
+	// AWS/Lambda Invocations metric: nothing to publish.
+	MetricCheckerImpaired = "CheckerImpaired" // Count of integrations whose check was inconclusive, only when > 0
+	MetricStaleTicks      = "StaleTicks"      // Count, only when a stale tick was seen (one alarm for the stack)
 
 	// Per component (dimensions Integration, Component), only when the
 	// integration enables component_metrics.
@@ -44,12 +41,19 @@ const (
 	MetricRecoveryDuration  = "RecoveryDuration"  // Milliseconds
 )
 
+// CloudWatch units the builders use.
+const (
+	UnitNone         = "None"
+	UnitCount        = "Count"
+	UnitMilliseconds = "Milliseconds"
+)
+
 // Name describes one fixed metric: its name, the dimension names it is
 // published with (in order) and its unit.
 type Name struct {
 	Metric     string
 	Dimensions []string
-	Unit       types.StandardUnit
+	Unit       string
 }
 
 var (
@@ -62,20 +66,17 @@ var (
 // not listed: their names come from the configuration and they are published
 // with dimensions Integration, Component. Treat Names as read-only.
 var Names = []Name{
-	{MetricHealthScore, dimsIntegration, types.StandardUnitNone},
-	{MetricHealthy, dimsIntegration, types.StandardUnitNone},
-	{MetricState, dimsIntegration, types.StandardUnitNone},
-	{MetricConsecutiveFailures, dimsIntegration, types.StandardUnitCount},
-	{MetricCheckDuration, dimsIntegration, types.StandardUnitMilliseconds},
-	{MetricHeartbeat, nil, types.StandardUnitCount},
-	{MetricPublishFailures, nil, types.StandardUnitCount},
-	{MetricCheckerImpaired, nil, types.StandardUnitCount},
-	{MetricStaleTicks, nil, types.StandardUnitCount},
-	{MetricComponentHealthy, dimsComponent, types.StandardUnitNone},
-	{MetricComponentLatency, dimsComponent, types.StandardUnitMilliseconds},
-	{MetricCertificateDaysLeft, dimsComponent, types.StandardUnitNone},
-	{MetricRecoveryStarted, dimsIntegration, types.StandardUnitCount},
-	{MetricRecoverySucceeded, dimsIntegration, types.StandardUnitCount},
-	{MetricRecoveryFailed, dimsIntegration, types.StandardUnitCount},
-	{MetricRecoveryDuration, dimsIntegration, types.StandardUnitMilliseconds},
+	{MetricHealthScore, dimsIntegration, UnitNone},
+	{MetricState, dimsIntegration, UnitNone},
+	{MetricConsecutiveFailures, dimsIntegration, UnitCount},
+	{MetricCheckDuration, dimsIntegration, UnitMilliseconds},
+	{MetricCheckerImpaired, nil, UnitCount},
+	{MetricStaleTicks, nil, UnitCount},
+	{MetricComponentHealthy, dimsComponent, UnitNone},
+	{MetricComponentLatency, dimsComponent, UnitMilliseconds},
+	{MetricCertificateDaysLeft, dimsComponent, UnitNone},
+	{MetricRecoveryStarted, dimsIntegration, UnitCount},
+	{MetricRecoverySucceeded, dimsIntegration, UnitCount},
+	{MetricRecoveryFailed, dimsIntegration, UnitCount},
+	{MetricRecoveryDuration, dimsIntegration, UnitMilliseconds},
 }

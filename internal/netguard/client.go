@@ -14,6 +14,19 @@ import (
 // the Lambda's memory.
 const MaxResponseHeaderBytes = 64 << 10
 
+// The buffers of a NewClient connection, each way. net/http's default, 4 KB
+// each, suits a connection kept alive for many requests; a NewClient
+// connection carries one request and one response and is closed. A probe's
+// request is a few hundred bytes, and so is a health response's status line
+// and headers. Anything larger still goes through, in more reads and writes:
+// header lines longer than the buffer are joined by net/textproto, and
+// bufio hands a read at least as large as its buffer straight to the
+// connection.
+const (
+	readBufferSize  = 1 << 10
+	writeBufferSize = 1 << 10
+)
+
 // ClientOptions configures NewClient.
 type ClientOptions struct {
 	// Policy says which destinations, refused by default, every dial may
@@ -63,6 +76,8 @@ func NewClient(ctx context.Context, o ClientOptions) *http.Client {
 			},
 			DisableKeepAlives:      true,
 			MaxResponseHeaderBytes: MaxResponseHeaderBytes,
+			ReadBufferSize:         readBufferSize,
+			WriteBufferSize:        writeBufferSize,
 		},
 		CheckRedirect: checkRedirect(o.MaxRedirects, o.Secret),
 	}

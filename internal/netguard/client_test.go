@@ -76,6 +76,67 @@ func TestNewClientHeaderCap(t *testing.T) {
 	}
 }
 
+// TestNewClientLargerThanBuffers checks that a request and a response far
+// larger than the client's connection buffers arrive whole, over http and
+// https: a header line several buffers long each way, and bodies of many
+// buffers.
+func TestNewClientLargerThanBuffers(t *testing.T) {
+	reqHeader := strings.Repeat("q", 8*writeBufferSize)
+	reqBody := strings.Repeat("b", 64*writeBufferSize)
+	respHeader := strings.Repeat("r", 8*readBufferSize)
+	respBody := strings.Repeat("s", 256*readBufferSize)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil || r.Header.Get("X-Big") != reqHeader || string(b) != reqBody {
+			http.Error(w, "request damaged", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("X-Big", respHeader)
+		io.WriteString(w, respBody)
+	})
+	plain := httptest.NewServer(h)
+	t.Cleanup(plain.Close)
+	encrypted := httptest.NewTLSServer(h)
+	t.Cleanup(encrypted.Close)
+
+	for _, tt := range []struct {
+		name string
+		url  string
+	}{
+		{"http", plain.URL},
+		{"https", encrypted.URL},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, tt.url, strings.NewReader(reqBody))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("X-Big", reqHeader)
+			// The test server's certificate is its own; verification is
+			// TestNewClientTLS's subject.
+			resp, err := NewClient(ctx, ClientOptions{Policy: loopback, InsecureSkipVerify: true}).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %d: %s", resp.StatusCode, body)
+			}
+			if got := resp.Header.Get("X-Big"); got != respHeader {
+				t.Errorf("response header of %d bytes arrived as %d bytes", len(respHeader), len(got))
+			}
+			if string(body) != respBody {
+				t.Errorf("response body of %d bytes arrived as %d bytes", len(respBody), len(body))
+			}
+		})
+	}
+}
+
 // endlessHeaders serves one connection that answers any request with a
 // status line and headers that never end (up to 16 times the cap), and
 // returns its address.

@@ -243,14 +243,14 @@ func TestPhases(t *testing.T) {
 			comp:        httpComponent(api+"/ok", config.HTTPProbe{Assertions: []config.Assertion{{JSONPath: "status", Equals: ptr("down")}}}),
 			phase:       PhaseAssertion,
 			side:        SideTarget,
-			errContains: `assertion: json_path "status" is "up", want "down"`,
+			errContains: `assertion: json_path "$.status" is "up", want "down"`,
 		},
 		{
 			name:        "failed metric",
 			comp:        httpComponent(api+"/ok", config.HTTPProbe{Metrics: []config.ExtractedMetric{{Name: "CPU", JSONPath: "cpu"}}}),
 			phase:       PhaseAssertion,
 			side:        SideTarget,
-			errContains: `assertion: metric CPU: json_path "cpu" not found`,
+			errContains: `assertion: metric CPU: json_path "$.cpu" not found`,
 		},
 		{
 			name:        "request the checker cannot send",

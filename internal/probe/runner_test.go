@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -170,8 +171,8 @@ func TestRunBoundsErrors(t *testing.T) {
 		errContains string
 		phase       string
 	}{
-		{`assertion: json_path "status" is "xxxx`, PhaseAssertion},
-		{`json_path "token" differs from "x" (value not shown: the request carried secret headers)`, PhaseAssertion},
+		{`assertion: json_path "$.status" is "xxxx`, PhaseAssertion},
+		{`json_path "$.token" differs from "x" (value not shown: the request carried secret headers)`, PhaseAssertion},
 		{"checker: probe panicked: xxxx", PhaseChecker},
 		{"checker: unknown probe type", PhaseChecker},
 	}
@@ -189,7 +190,58 @@ func TestRunBoundsErrors(t *testing.T) {
 	}
 	// The 450 KB value is cut where it is quoted, so the other assertion's
 	// reason still fits.
-	if r := results[0]; !strings.Contains(r.Error, `want "up"; json_path "token" not found`) {
+	if r := results[0]; !strings.Contains(r.Error, `want "up"; json_path "$.token" not found`) {
 		t.Errorf("huge: Error %q, want both assertions reported", r.Error)
+	}
+}
+
+// Probes run concurrently, up to the limit: each target answers only once
+// every one of them has been asked, so a serial runner — or a limit below
+// the number of targets — leaves the first waiting until its timeout.
+func TestRunProbesConcurrently(t *testing.T) {
+	const n = 8
+	type round struct {
+		arrived int
+		all     chan struct{} // closed when the n-th request arrives
+	}
+	var mu sync.Mutex
+	cur := &round{all: make(chan struct{})}
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		rd := cur
+		rd.arrived++
+		if rd.arrived == n {
+			close(rd.all)
+		}
+		mu.Unlock()
+		select {
+		case <-rd.all:
+			w.WriteHeader(http.StatusOK)
+		case <-r.Context().Done():
+		}
+	}))
+	comps := make([]config.Component, n)
+	for i := range comps {
+		comps[i] = httpComponent(srv.URL, config.HTTPProbe{})
+		comps[i].Name = fmt.Sprintf("c%d", i)
+		comps[i].Timeout = config.Duration(time.Second)
+	}
+	for i, r := range Run(context.Background(), NewProbers(), comps, nil, n) {
+		if !r.Healthy {
+			t.Fatalf("component %d: %s — the probes did not run concurrently", i, r.Error)
+		}
+	}
+	// With room for one fewer, the last target is not reached in time.
+	mu.Lock()
+	cur = &round{all: make(chan struct{})}
+	mu.Unlock()
+	failed := 0
+	for _, r := range Run(context.Background(), NewProbers(), comps, nil, n-1) {
+		if !r.Healthy {
+			failed++
+		}
+	}
+	if failed == 0 {
+		t.Fatal("a limit below the number of targets still answered them all: the bound is not applied")
 	}
 }

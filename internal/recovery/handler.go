@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
-
 	"github.com/vigil-monitor/vigil/internal/bound"
 	"github.com/vigil-monitor/vigil/internal/config"
 	"github.com/vigil-monitor/vigil/internal/execution"
@@ -71,10 +69,10 @@ type AttemptRecorder interface {
 	PutHistory(ctx context.Context, integration string, ts []health.Transition) error
 }
 
-// MetricsPublisher sends datums to CloudWatch (implemented by
-// *metrics.Publisher).
+// MetricsPublisher writes datums as CloudWatch Embedded Metric Format
+// documents (implemented by *metrics.EMF).
 type MetricsPublisher interface {
-	Publish(ctx context.Context, datums []types.MetricDatum) (int, error)
+	Publish(ctx context.Context, datums []metrics.Datum) (int, error)
 }
 
 // Notifier publishes recovery notifications (implemented by
@@ -92,7 +90,7 @@ type HeaderResolver interface {
 var (
 	_ Updater          = (*store.Store)(nil)
 	_ AttemptRecorder  = (*store.Store)(nil)
-	_ MetricsPublisher = (*metrics.Publisher)(nil)
+	_ MetricsPublisher = (*metrics.EMF)(nil)
 	_ Notifier         = (*notify.Publisher)(nil)
 	_ HeaderResolver   = (*secret.Resolver)(nil)
 )
@@ -326,7 +324,7 @@ func (h *Handler) record(ctx context.Context, log *slog.Logger, integ config.Int
 		}
 	}
 
-	var datums []types.MetricDatum
+	var datums []metrics.Datum
 	var events []notify.Event
 	base := notify.Event{Integration: integ.Name, IncidentID: ev.IncidentID, Attempt: ev.Attempt, At: now}
 	if prev.Recovery.Attempt == 0 {
@@ -500,10 +498,10 @@ func (h *Handler) budgets(ctx context.Context) (actionCtx, probeCtx context.Cont
 
 // publish sends the datums in one call and the notifications; failures are
 // logged: they never undo a recorded outcome.
-func (h *Handler) publish(ctx context.Context, log *slog.Logger, datums []types.MetricDatum, events []notify.Event) {
+func (h *Handler) publish(ctx context.Context, log *slog.Logger, datums []metrics.Datum, events []notify.Event) {
 	if len(datums) > 0 {
 		if _, err := h.Metrics.Publish(ctx, datums); err != nil {
-			log.Error("publish recovery metrics failed", "error", err, "datums", len(datums))
+			log.Error("write recovery metrics failed", "error", err, "datums", len(datums))
 		}
 	}
 	for _, e := range events {

@@ -18,8 +18,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
-	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -106,6 +104,7 @@ type fixture struct {
 	store     *store.Store
 	table     string
 	namespace string
+	emf       emfBuffer // the handler's EMF documents
 	inbox     *inbox
 	handler   *Handler
 	logs      *bytes.Buffer
@@ -161,7 +160,7 @@ func newFixture(t *testing.T, clients *awsenv.Clients, rec config.Recovery, comp
 		Config:   func(context.Context) (*config.Document, error) { return doc, nil },
 		Store:    f.store,
 		Attempts: f.store,
-		Metrics:  metrics.NewPublisher(clients.CloudWatch, f.namespace),
+		Metrics:  metrics.NewEMF(&f.emf, f.namespace),
 		Notifier: notify.NewPublisher(clients.SNS, aws.ToString(topic.TopicArn)),
 		Secrets:  secret.New(clients.SSM, clients.SecretsManager, 0),
 		Lambda:   lambda.NewFromConfig(clients.Config),
@@ -190,6 +189,24 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// emfBuffer collects EMF documents as standard output would.
+type emfBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (e *emfBuffer) Write(p []byte) (int, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.b.Write(p)
+}
+
+func (e *emfBuffer) String() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.b.String()
 }
 
 func (f *fixture) event(phase string, attempt int) Event {
@@ -238,30 +255,28 @@ func attr(item map[string]ddbtypes.AttributeValue, name string) string {
 	return ""
 }
 
-// metricSums returns the sum of each recovery count metric published in
-// the fixture's namespace.
+// metricSums returns the sum of each recovery count metric the handler
+// wrote, and the number of RecoveryDuration values, read back from its EMF
+// documents as CloudWatch Logs would extract them.
 func (f *fixture) metricSums() map[string]float64 {
 	f.t.Helper()
-	ctx := testCtx(f.t, 10*time.Second)
 	out := map[string]float64{}
-	for _, name := range []string{metrics.MetricRecoveryStarted, metrics.MetricRecoverySucceeded, metrics.MetricRecoveryFailed, metrics.MetricRecoveryDuration} {
-		st, err := f.clients.CloudWatch.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{
-			Namespace:  aws.String(f.namespace),
-			MetricName: aws.String(name),
-			Dimensions: []cwtypes.Dimension{{Name: aws.String(metrics.DimIntegration), Value: aws.String("bridge")}},
-			StartTime:  aws.Time(time.Now().Add(-time.Hour)),
-			EndTime:    aws.Time(time.Now().Add(time.Hour)),
-			Period:     aws.Int32(3600),
-			Statistics: []cwtypes.Statistic{cwtypes.StatisticSum, cwtypes.StatisticSampleCount},
-		})
-		if err != nil {
-			f.t.Fatalf("get %s: %v", name, err)
+	for _, line := range strings.Split(f.emf.String(), "\n") {
+		if line == "" {
+			continue
 		}
-		for _, dp := range st.Datapoints {
-			if name == metrics.MetricRecoveryDuration {
-				out[name] += aws.ToFloat64(dp.SampleCount)
+		ds, err := metrics.ParseEMF([]byte(line))
+		if err != nil {
+			f.t.Fatalf("invalid EMF document %s: %v", line, err)
+		}
+		for _, d := range ds {
+			if len(d.Dims) != 1 || d.Dims[0] != (metrics.Dim{Name: metrics.DimIntegration, Value: "bridge"}) {
+				f.t.Fatalf("recovery metric %s with dimensions %v", d.Name, d.Dims)
+			}
+			if d.Name == metrics.MetricRecoveryDuration {
+				out[d.Name]++
 			} else {
-				out[name] += aws.ToFloat64(dp.Sum)
+				out[d.Name] += d.Value
 			}
 		}
 	}
