@@ -105,3 +105,26 @@ func TestMetricNameNotADimension(t *testing.T) {
 		}
 	}
 }
+
+// The availability objective defaults to the reference's 99.9 % and must
+// leave an error budget.
+func TestSLO(t *testing.T) {
+	doc, err := Parse([]byte(withComponent(okHTTP, "")))
+	if err != nil || doc.Integrations[0].SLO != DefaultSLO {
+		t.Fatalf("default SLO: %v, %v", doc, err)
+	}
+	doc, err = Parse([]byte(withComponent(okHTTP, "slo: 99.95\n")))
+	if err != nil || doc.Integrations[0].SLO != 99.95 {
+		t.Fatalf("slo 99.95: %v", err)
+	}
+	sch := compileSchema(t)
+	for _, bad := range []string{"slo: 100\n", "slo: 20\n", "slo: 101\n"} {
+		d := withComponent(okHTTP, bad)
+		if _, err := Parse([]byte(d)); !errors.Is(err, ErrOutOfRange) || !strings.Contains(err.Error(), `field "slo"`) {
+			t.Errorf("%s: %v", bad, err)
+		}
+		if err := sch.Validate(yamlToJSON(t, []byte(d))); err == nil {
+			t.Errorf("schema accepts %s", bad)
+		}
+	}
+}

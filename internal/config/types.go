@@ -42,6 +42,10 @@ type Integration struct {
 	// ComponentMetrics publishes per-component series (Integration,Component).
 	// Off by default: each series is a custom metric billed monthly (SPEC §9).
 	ComponentMetrics bool `yaml:"component_metrics,omitempty" json:"component_metrics,omitempty"`
+	// SLO is the availability objective in percent (default 99.9): the
+	// share of checks that find the integration ACTIVE. Its error budget
+	// drives the burn-rate alarms and the report.
+	SLO float64 `yaml:"slo,omitempty" json:"slo"`
 }
 
 // Thresholds decide states, alarms and recovery. Defaults come from the

@@ -40,6 +40,7 @@ const (
 	DefaultWebhookTimeout   = 10 * time.Second
 	DefaultUnit             = "None"
 	DefaultTimeZone         = "UTC"
+	DefaultSLO              = 99.9
 )
 
 // Limits checked by ValidateAndSetDefaults.
@@ -185,6 +186,13 @@ func identity(kind, name string, i int) string {
 func (in *Integration) ValidateAndSetDefaults() error {
 	var l errs
 	checkName(&l, "name", in.Name)
+	if in.SLO == 0 {
+		in.SLO = DefaultSLO
+	}
+	// 100 % leaves no error budget: every failed check would page.
+	if !(in.SLO >= 50 && in.SLO < 100) || math.IsNaN(in.SLO) {
+		l.add("slo", ErrOutOfRange, "must be a percentage from 50 up to, not including, 100, got %v", in.SLO)
+	}
 	l.nest("thresholds", in.Thresholds.validateAndSetDefaults())
 	l.nest("flapping", in.Flapping.validateAndSetDefaults())
 	if in.Recovery != nil {

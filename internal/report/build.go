@@ -66,7 +66,7 @@ func build(r health.Record, in config.Integration, configured bool, now time.Tim
 		}
 	}
 	v.Alerts = alerts(r, th)
-	v.Availability = availability(r.Availability, now)
+	v.Availability = availability(r.Availability, sloOf(in), now)
 	v.Recovery = recovery(r, in, fl, now)
 	v.Latency = latency(r, now, o)
 	v.Recommendations = recommend(v, r, in, th, fl, now)
@@ -276,9 +276,18 @@ var windows = []struct {
 	d     time.Duration
 }{{"1h", time.Hour}, {"24h", 24 * time.Hour}, {"30d", 30 * 24 * time.Hour}}
 
-func availability(a health.Availability, now time.Time) Availability {
+// sloOf is the integration's objective; records with no config (removed
+// from the document) are judged against the default.
+func sloOf(in config.Integration) float64 {
+	if in.SLO == 0 {
+		return config.DefaultSLO
+	}
+	return in.SLO
+}
+
+func availability(a health.Availability, slo float64, now time.Time) Availability {
 	out := Availability{
-		SLOPercent: SLOPercent,
+		SLOPercent: slo,
 		P95Ms:      a.LatencyPercentile(95),
 		P99Ms:      a.LatencyPercentile(99),
 		Samples:    len(a.LatencyMs),
@@ -288,7 +297,7 @@ func availability(a health.Availability, now time.Time) Availability {
 		win := Window{Window: w.label, Checks: checks}
 		if checks > 0 {
 			p := floorPercent(ratio)
-			meets := p >= SLOPercent
+			meets := p >= slo
 			win.Percent, win.MeetsSLO = &p, &meets
 		}
 		out.Windows = append(out.Windows, win)

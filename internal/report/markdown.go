@@ -27,7 +27,7 @@ func RenderMarkdown(w io.Writer, rep Report) error {
 	m := &md{w: w}
 	m.line("# Integration health report")
 	m.line("")
-	m.line("Generated %s · %s · SLO %s %%", fmtTime(rep.GeneratedAt), plural(len(rep.Integrations), "integration"), fmtNum(rep.SLOPercent))
+	m.line("Generated %s · %s · default SLO %s %%", fmtTime(rep.GeneratedAt), plural(len(rep.Integrations), "integration"), fmtNum(rep.SLOPercent))
 	if len(rep.Integrations) == 0 {
 		m.line("")
 		m.line("No integrations are configured or stored.")

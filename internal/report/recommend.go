@@ -75,7 +75,7 @@ func recommend(v Integration, r health.Record, in config.Integration, th config.
 		}
 	}
 	if len(below) > 0 {
-		add("availability below SLO %s %%: %s", fmtNum(SLOPercent), strings.Join(below, ", "))
+		add("availability below SLO %s %%: %s", fmtNum(v.Availability.SLOPercent), strings.Join(below, ", "))
 	}
 	if r.Flapping {
 		add("flapping: %d transitions in %s (limit %d); notifications and recovery starts are held until it settles",

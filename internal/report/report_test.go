@@ -548,3 +548,26 @@ func TestMarkdownInjectionInert(t *testing.T) {
 		}
 	}
 }
+
+// Each integration is judged against its own objective: one failed check in
+// the last hour (98.3 %) meets a 98 % SLO and misses the default 99.9 %.
+func TestSLOPerIntegration(t *testing.T) {
+	oneFailure := func(t time.Time) bool { return !t.Equal(now.Add(-30 * time.Minute)) }
+	rec := health.Record{Integration: "agent-bridge", State: health.Active, HealthChecksPerformed: 60, LastHealthCheck: now,
+		Availability: checks(now.Add(-59*time.Minute), now, oneFailure, func(int) float64 { return 50 })}
+	for _, c := range []struct {
+		extra string
+		slo   float64
+		meets bool
+	}{{"", config.DefaultSLO, false}, {"    slo: 98\n", 98, true}} {
+		in := JSON([]health.Record{rec}, parse(t, c.extra), now).Integrations[0]
+		hour := in.Availability.Windows[0]
+		if in.Availability.SLOPercent != c.slo || hour.MeetsSLO == nil || *hour.MeetsSLO != c.meets {
+			t.Errorf("slo %v: availability %+v, hour %+v; want meets=%v", c.slo, in.Availability, hour, c.meets)
+		}
+		below := strings.Contains(strings.Join(in.Recommendations, "\n"), "availability below SLO")
+		if below == c.meets {
+			t.Errorf("slo %v: recommendations %q; want below-SLO advice only when missed", c.slo, in.Recommendations)
+		}
+	}
+}

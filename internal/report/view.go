@@ -16,9 +16,6 @@ import (
 	"github.com/vigil-monitor/vigil/internal/health"
 )
 
-// SLOPercent is the availability objective every window is judged against.
-const SLOPercent = 99.9
-
 // Latency targets of the reference report.
 const (
 	TargetHealthCheck    = time.Second            // p95 of recent check durations
@@ -68,7 +65,9 @@ func WithStatusQuery(d time.Duration) Option {
 
 // Report is the JSON view of every integration, sorted by name.
 type Report struct {
-	GeneratedAt   time.Time     `json:"generated_at"`
+	GeneratedAt time.Time `json:"generated_at"`
+	// SLOPercent is the default objective; each integration's availability
+	// carries the one it is judged against.
 	SLOPercent    float64       `json:"slo_percent"`
 	StatusQueryMs *float64      `json:"status_query_ms,omitempty"`
 	Integrations  []Integration `json:"integrations"`
@@ -223,7 +222,7 @@ func JSON(recs []health.Record, doc *config.Document, now time.Time, opts ...Opt
 		opt(&o)
 	}
 	now = now.UTC()
-	rep := Report{GeneratedAt: now, SLOPercent: SLOPercent, Integrations: []Integration{}}
+	rep := Report{GeneratedAt: now, SLOPercent: config.DefaultSLO, Integrations: []Integration{}}
 	if o.statusQuery != nil {
 		v := ms(*o.statusQuery)
 		rep.StatusQueryMs = &v
