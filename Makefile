@@ -14,7 +14,7 @@ LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w"
 MOTO_VERSION := 5.2.1
 ASL_VALIDATOR_VERSION := 4.0.0
 
-.PHONY: all deps run test lint bench build invoke status clean \
+.PHONY: all deps run test lint bench build invoke status alarms clean \
 	build-HealthCheckFunction build-RecoveryFunction build-StatusFunction
 
 all: lint test
@@ -68,6 +68,12 @@ FN ?= healthcheck
 EVENT ?= events/healthcheck-scheduler.json
 invoke: deps
 	$(GO) run ./cmd/vigil-local invoke $(FN) $(EVENT)
+
+## alarms: the alarms and dashboard a document makes, without touching anything.
+##   make alarms [DOC=config/vigil.yaml] [ALARMS_FLAGS="-live -stack vigil"]
+DOC ?= config/vigil.yaml
+alarms:
+	@$(GO) run ./cmd/vigil-local alarms $(ALARMS_FLAGS) $(DOC)
 
 clean:
 	rm -rf build .tools

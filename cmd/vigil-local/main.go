@@ -5,15 +5,22 @@
 //	vigil-local run                      the demo scenario (make run)
 //	vigil-local status                   the health report of the last run (make status)
 //	vigil-local invoke FUNCTION EVENT    one function, one event file (make invoke)
+//	vigil-local alarms [-live] [FILE]    the alarms and dashboard a document makes (make alarms)
 package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
+	"github.com/vigil-monitor/vigil/internal/alerting"
+	"github.com/vigil-monitor/vigil/internal/awsenv/cwclient"
+	"github.com/vigil-monitor/vigil/internal/awsenv/session"
+	"github.com/vigil-monitor/vigil/internal/config"
 	"github.com/vigil-monitor/vigil/internal/demobridge"
 	"github.com/vigil-monitor/vigil/internal/localrun"
 )
@@ -34,6 +41,9 @@ func run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		args = []string{"run"}
 	}
+	if args[0] == "alarms" {
+		return alarms(ctx, args[1:])
+	}
 	dir, err := os.MkdirTemp("", "vigil-local-")
 	if err != nil {
 		return err
@@ -42,7 +52,7 @@ func run(ctx context.Context, args []string) error {
 	switch args[0] {
 	case "run":
 		fmt.Fprintln(os.Stderr, "vigil-local: building the function bootstraps, starting moto, the Runtime Interface Emulator and the demo bridge (the first run compiles for a minute or two)…")
-		s, err := localrun.Start(ctx, localrun.Options{Dir: dir, Bridge: demobridge.New(demobridge.Options{InitChecks: 1})})
+		s, err := localrun.Start(ctx, localrun.Options{Dir: dir, Bridge: demobridge.New(demobridge.Options{InitChecks: 1}), StackName: "vigil-local"})
 		if err != nil {
 			return err
 		}
@@ -93,5 +103,52 @@ func run(ctx context.Context, args []string) error {
 		fmt.Println(string(out))
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (want run, status or invoke)", args[0])
+	return fmt.Errorf("unknown command %q (want run, status, invoke or alarms)", args[0])
+}
+
+// alarms prints the plan for a document. Offline (the default) it lists
+// every alarm and the dashboard the document makes; with -live it reads the
+// account's CloudWatch (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL as the SDK
+// reads them) and prints only what would change. It never writes.
+func alarms(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("alarms", flag.ContinueOnError)
+	live := fs.Bool("live", false, "compare with the account's CloudWatch (read only)")
+	stack := fs.String("stack", envOr("VIGIL_STACK_NAME", "vigil"), "stack name: the alarms' prefix and the dashboard's name")
+	warning := fs.String("warning-topic", envOr("VIGIL_WARNING_TOPIC_ARN", ""), "warning topic ARN (the stack output WarningTopicArn)")
+	critical := fs.String("critical-topic", envOr("VIGIL_CRITICAL_TOPIC_ARN", ""), "critical topic ARN (the stack output CriticalTopicArn)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	file := "config/vigil.yaml"
+	if fs.NArg() > 0 {
+		file = fs.Arg(0)
+	}
+	doc, err := config.LoadFile(file)
+	if err != nil {
+		return err
+	}
+	o := alerting.Options{Stack: *stack, WarningTopic: *warning, CriticalTopic: *critical, Region: envOr("AWS_REGION", "us-east-1")}
+	if !*live {
+		fmt.Printf("Plan for %s in stack %q (offline: everything is new; -live compares with CloudWatch):\n", file, *stack)
+		return alerting.WriteAlarms(os.Stdout, alerting.Build(doc, o, time.Now()))
+	}
+	s, err := session.Load(ctx)
+	if err != nil {
+		return err
+	}
+	o.Region = s.Config.Region
+	p := alerting.Build(doc, o, time.Now())
+	changes, err := alerting.Diff(ctx, cwclient.New(s.Config), p)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Plan for %s in stack %q against CloudWatch in %s (%d alarms planned):\n", file, *stack, o.Region, len(p.Alarms))
+	return alerting.WritePlan(os.Stdout, changes)
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"github.com/vigil-monitor/vigil/internal/alarms"
+	"github.com/vigil-monitor/vigil/internal/alerting"
 	"github.com/vigil-monitor/vigil/internal/awsenv/cwclient"
 	"github.com/vigil-monitor/vigil/internal/check"
 	"github.com/vigil-monitor/vigil/internal/execution"
@@ -36,9 +36,10 @@ func main() {
 		Config:      env.Config,
 		Store:       store.New(dynamodb.NewFromConfig(cfg), env.Table),
 		Metrics:     metrics.NewEMF(os.Stdout, env.Namespace),
-		Notifier:    notify.NewPublisher(sns.NewFromConfig(cfg), env.TopicARN),
+		Notifier:    notify.NewRoutedPublisher(sns.NewFromConfig(cfg), notify.Topics{Warning: env.WarningTopicARN, Critical: env.CriticalTopicARN}),
 		Starter:     execution.NewStarter(sfn.NewFromConfig(cfg), env.StateMachineARN),
-		Alarms:      alarmHolder(cwclient.New(cfg), env.StackName),
+		Alerting:    alertingConverger(cwclient.New(cfg), env, cfg.Region),
+		Responder:   check.HTTPSResponder{},
 		Secrets:     secret.New(env.SSM, secretsmanager.NewFromConfig(cfg), 5*time.Minute),
 		Probers:     probe.NewProbers(),
 		Requests:    env.AWS.Requests,
@@ -48,10 +49,15 @@ func main() {
 	lambda.Start(h.Handle)
 }
 
-// alarmHolder is nil (an untyped nil interface) when the stack has no alarms.
-func alarmHolder(cw alarms.CloudWatchAPI, stack string) check.AlarmHolder {
-	if s := alarms.NewSwitch(cw, stack); s != nil {
-		return s
+// alertingConverger is nil (an untyped nil interface) when no stack is
+// deployed.
+func alertingConverger(cw alerting.CloudWatchAPI, env *lambdaenv.Env, region string) check.AlertingConverger {
+	c := alerting.NewConverger(cw, alerting.Options{
+		Stack: env.StackName, Region: region, Namespace: env.Namespace,
+		WarningTopic: env.WarningTopicARN, CriticalTopic: env.CriticalTopicARN,
+	})
+	if c == nil {
+		return nil
 	}
-	return nil
+	return c
 }

@@ -37,7 +37,7 @@ func main() {
 		Store:    st,
 		Attempts: st,
 		Metrics:  metrics.NewEMF(os.Stdout, env.Namespace),
-		Notifier: notify.NewPublisher(sns.NewFromConfig(cfg), env.TopicARN),
+		Notifier: notify.NewRoutedPublisher(sns.NewFromConfig(cfg), notify.Topics{Warning: env.WarningTopicARN, Critical: env.CriticalTopicARN}),
 		Secrets:  secret.New(env.SSM, secretsmanager.NewFromConfig(cfg), 5*time.Minute),
 		Lambda:   awslambda.NewFromConfig(cfg),
 		Probers:  probe.NewProbers(),

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/vigil-monitor/vigil/internal/alerting"
 	"github.com/vigil-monitor/vigil/internal/check"
 	"github.com/vigil-monitor/vigil/internal/config"
 	"github.com/vigil-monitor/vigil/internal/emulator"
@@ -126,10 +127,19 @@ type CostReport struct {
 	LeanSlow    []LineItem // Lean and ScheduleExpression=rate(2 minutes)
 	DefaultBill Billable
 	LeanBill    Billable
+	// Integration is the measured integration's configuration;
+	// IntegrationAlarms the alarm metrics its plan makes with a recovery
+	// block, IntegrationAlarmsNoRecovery without.
+	Integration                 config.Integration
+	IntegrationAlarms           int
+	IntegrationAlarmsNoRecovery int
+	// Sample is the plan of config/vigil.yaml.
+	Sample alerting.Plan
 	// Split is the defaults' bill divided into one more integration and
-	// the stack; Marginal and Fixed are its prices.
-	Split           Split
-	Marginal, Fixed float64
+	// the stack; Marginal and Fixed are its prices (Marginal with a
+	// recovery block).
+	Split                               Split
+	Marginal, Fixed, MarginalNoRecovery float64
 }
 
 // Run measures everything. It returns an error only when a measurement
@@ -211,8 +221,14 @@ func runStack(ctx context.Context, dir, targetsURL string, n int, shapes []Shape
 	}
 	cfg := filepath.Join(dir, "bench.yaml")
 	text := ConfigYAML(targetsURL, shapes...)
-	if _, err := config.Parse([]byte(text)); err != nil {
+	doc, err := config.Parse([]byte(text))
+	if err != nil {
 		return res, cost, fmt.Errorf("bench: generated config: %w", err)
+	}
+	for _, in := range doc.Integrations {
+		if in.Name == costIntegration {
+			cost.Integration = in
+		}
 	}
 	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
 		return res, cost, fmt.Errorf("bench: %w", err)
@@ -285,7 +301,8 @@ func runStack(ctx context.Context, dir, targetsURL string, n int, shapes []Shape
 	}
 	env := append(s.Moto.Env(),
 		"VIGIL_TABLE="+localrun.TableName,
-		"VIGIL_TOPIC_ARN="+s.TopicARN,
+		"VIGIL_WARNING_TOPIC_ARN="+s.WarningTopicARN,
+		"VIGIL_CRITICAL_TOPIC_ARN="+s.CriticalTopicARN,
 		"VIGIL_STATE_MACHINE_ARN="+s.StateMachineARN,
 		"VIGIL_CONFIG_FILE="+initCfg,
 		"LOG_LEVEL=INFO",
@@ -383,7 +400,6 @@ func stateItemSize(ctx context.Context, db *dynamodb.Client, integration string)
 
 // LeanParams are the template settings COST.md lists as knobs.
 var LeanParams = map[string]string{
-	"WarningAlarms":  "false",
 	"FunctionAlarms": "false",
 	"TopicKmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/shared",
 }
@@ -410,24 +426,31 @@ func (c *CostReport) price(root string) error {
 		ItemBytes:      c.ItemBytes,
 		LogBytes:       c.LogBytes,
 	}
-	u.AlarmMetrics, u.KMSKeys = c.DefaultBill.AlarmMetrics, c.DefaultBill.KMSKeys
+	// The integration's alarms come from the document (internal/alerting):
+	// those of the measured integration with a recovery block, whose three
+	// recovery alarms it would otherwise lack.
+	withRecovery := c.Integration
+	if withRecovery.Recovery == nil {
+		withRecovery.Recovery = &config.Recovery{}
+	}
+	c.IntegrationAlarms = planOf(withRecovery).AlarmMetrics()
+	c.IntegrationAlarmsNoRecovery = planOf(c.Integration).AlarmMetrics()
+	sample, err := config.LoadFile(filepath.Join(root, "config", "vigil.yaml"))
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	c.Sample = alerting.Build(sample, alerting.Options{Stack: "vigil"}, time.Time{})
+
+	u.AlarmMetrics, u.KMSKeys = c.DefaultBill.AlarmMetrics+c.IntegrationAlarms, c.DefaultBill.KMSKeys
 	c.Default = MonthlyCost(u)
-	u.AlarmMetrics, u.KMSKeys = c.LeanBill.AlarmMetrics, c.LeanBill.KMSKeys
+	u.AlarmMetrics, u.KMSKeys = c.LeanBill.AlarmMetrics+c.IntegrationAlarms, c.LeanBill.KMSKeys
 	c.Lean = MonthlyCost(u)
 	u.Checks = ChecksPerMonth / 2
 	c.LeanSlow = MonthlyCost(u)
 
-	// One more integration: its series, and its nested alarms stack as the
-	// template deploys it for an integration without body metrics.
-	stack, err := templateBill(filepath.Join(root, "template.yaml"), nil)
-	if err != nil {
-		return err
-	}
-	nested, err := AlarmBillNested(root, stack, map[string]string{"BodyMetricAlarms": "false"})
-	if err != nil {
-		return err
-	}
-	c.Split = Split{IntegrationAlarmMetrics: nested.AlarmMetrics, StackAlarmMetrics: stack.AlarmMetrics, KMSKeys: stack.KMSKeys}
+	// One more integration: its series and its alarms; the stack: the
+	// template's own alarms and key.
+	c.Split = Split{IntegrationAlarmMetrics: c.IntegrationAlarms, StackAlarmMetrics: c.DefaultBill.AlarmMetrics, KMSKeys: c.DefaultBill.KMSKeys}
 	for _, s := range c.Series {
 		if strings.Contains(s, metrics.DimIntegration+"=") {
 			c.Split.IntegrationSeries++
@@ -436,32 +459,17 @@ func (c *CostReport) price(root string) error {
 		}
 	}
 	u.Checks = ChecksPerMonth
-	u.AlarmMetrics, u.KMSKeys = c.DefaultBill.AlarmMetrics, c.DefaultBill.KMSKeys
+	u.AlarmMetrics, u.KMSKeys = c.DefaultBill.AlarmMetrics+c.IntegrationAlarms, c.DefaultBill.KMSKeys
 	c.Marginal, c.Fixed = MarginalAndFixed(u, c.Split)
+	c.Split.IntegrationAlarmMetrics = c.IntegrationAlarmsNoRecovery
+	c.MarginalNoRecovery, _ = MarginalAndFixed(u, c.Split)
+	c.Split.IntegrationAlarmMetrics = c.IntegrationAlarms
 	return nil
 }
 
-// AlarmBillNested counts the alarms of the nested stacks parent declares,
-// each with the parameters parent passes it and over them params.
-func AlarmBillNested(root string, parent Billable, params map[string]string) (Billable, error) {
-	var out Billable
-	for _, n := range parent.Nested {
-		p := map[string]string{}
-		for k, v := range n.Params {
-			p[k] = v
-		}
-		for k, v := range params {
-			p[k] = v
-		}
-		nb, err := templateBill(filepath.Join(root, n.Location), p)
-		if err != nil {
-			return out, fmt.Errorf("bench: nested %s: %w", n.LogicalID, err)
-		}
-		out.Alarms += nb.Alarms
-		out.AlarmMetrics += nb.AlarmMetrics
-		out.KMSKeys += nb.KMSKeys
-	}
-	return out, nil
+// planOf is the alerting plan of one integration alone.
+func planOf(in config.Integration) alerting.Plan {
+	return alerting.Build(&config.Document{Integrations: []config.Integration{in}}, alerting.Options{Stack: "bench"}, time.Time{})
 }
 
 // AlarmBill counts the alarms and keys template.yaml (with params over its

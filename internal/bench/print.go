@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/vigil-monitor/vigil/internal/alerting"
 	"github.com/vigil-monitor/vigil/internal/config"
 )
 
@@ -170,8 +171,11 @@ func (r *Report) Print(w io.Writer) {
 	c := r.Cost
 	fmt.Fprintf(w, "\n== Monthly cost of one integration of 4 components, checked every minute (us-east-1 list prices, no free tier) ==\n")
 	fmt.Fprintf(w, "Measured series (%d): %s\n", len(c.Series), strings.Join(c.Series, " "))
-	fmt.Fprintf(w, "Alarms at the template's defaults: %d alarms, %d alarm metrics, %d KMS key(s); lean (WarningAlarms=false, FunctionAlarms=false, shared TopicKmsKeyArn): %d alarms, %d alarm metrics, %d KMS key(s)\n",
+	fmt.Fprintf(w, "The stack's own alarms (template.yaml) at its defaults: %d alarms, %d alarm metrics, %d KMS key(s); lean (FunctionAlarms=false, shared TopicKmsKeyArn): %d alarms, %d alarm metrics, %d KMS key(s)\n",
 		c.DefaultBill.Alarms, c.DefaultBill.AlarmMetrics, c.DefaultBill.KMSKeys, c.LeanBill.Alarms, c.LeanBill.AlarmMetrics, c.LeanBill.KMSKeys)
+	fmt.Fprintf(w, "The integration's alarms, from the document: %d alarm metrics with a recovery block (%d without)\n", c.IntegrationAlarms, c.IntegrationAlarmsNoRecovery)
+	fmt.Fprintf(w, "The sample document (config/vigil.yaml, %d integration(s)) makes %d alarms reading %d metrics ($%.2f a month) and a dashboard\n",
+		len(sampleIntegrations(c.Sample)), len(c.Sample.Alarms), c.Sample.AlarmMetrics(), float64(c.Sample.AlarmMetrics())*PriceAlarmMetric)
 	fmt.Fprintf(w, "Steady check: %.1f ms, %d datums, requests %v, state item %d B, %d log bytes\n", c.Steady.DurationMs, c.Steady.MetricDatums, c.Steady.AWSRequests, c.ItemBytes, c.LogBytes)
 	rows = nil
 	for i, it := range c.Default {
@@ -183,6 +187,7 @@ func (r *Report) Print(w io.Writer) {
 	sp := c.Split
 	fmt.Fprintf(w, "One more integration: %d series, %d alarm metrics, its DynamoDB requests and log output; the stack: %d series, %d alarm metrics, %d KMS key(s), the invocations and the schedule.\n",
 		sp.IntegrationSeries, sp.IntegrationAlarmMetrics, sp.StackSeries, sp.StackAlarmMetrics, sp.KMSKeys)
+	fmt.Fprintf(w, "Marginal without a recovery block: $%.2f\n", c.MarginalNoRecovery)
 	fmt.Fprintf(w, "cost: marginal $%.2f per 4-component integration, fixed $%.2f per stack, per month\n", c.Marginal, c.Fixed)
 	budgets = append(budgets,
 		Budget{Budget: "monthly cost ≤ $3, template defaults", Measured: fmt.Sprintf("$%.2f", def), Pass: def <= budgetMonthlyUSD},
@@ -207,4 +212,12 @@ func printInitLines(w io.Writer, stacks []StackResult) {
 	for _, st := range stacks {
 		fmt.Fprintf(w, "init: %d components %.1f ms\n", st.Size, st.InitMs)
 	}
+}
+
+func sampleIntegrations(p alerting.Plan) map[string]bool {
+	out := map[string]bool{}
+	for _, a := range p.Alarms {
+		out[a.Integration] = true
+	}
+	return out
 }

@@ -21,6 +21,9 @@ import (
 //   - a manual check: {"manual": true, "integrations": ["a", "b"]}, keyed by
 //     the invocation time to the second.
 //
+// A CloudFormation custom resource request (RequestType, ResponseURL, …) is
+// no check: Handle answers it (stack.go).
+//
 // Anything else — {}, null, another service's event — is refused by Tick
 // with an error naming what is wrong, before any probe or write.
 // Integrations, when not empty, limits the check to those names so large
@@ -34,6 +37,9 @@ type Event struct {
 	// Manual marks a check run by hand.
 	Manual       bool     `json:"manual,omitempty"`
 	Integrations []string `json:"integrations,omitempty"`
+	// StackEvent is set by a CloudFormation custom resource request, which
+	// Handle answers instead of checking (stack.go).
+	*StackEvent
 }
 
 // ErrBadEvent is wrapped by every refusal of an event.

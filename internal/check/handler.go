@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vigil-monitor/vigil/internal/alerting"
 	"github.com/vigil-monitor/vigil/internal/config"
 	"github.com/vigil-monitor/vigil/internal/health"
 	"github.com/vigil-monitor/vigil/internal/lambdaenv"
@@ -18,9 +19,12 @@ import (
 	"github.com/vigil-monitor/vigil/internal/store"
 )
 
-// RecordStore persists integration records (implemented by *store.Store).
+// RecordStore persists integration records and the applied alerting plan
+// (implemented by *store.Store).
 type RecordStore interface {
-	UpdateMany(ctx context.Context, names []string, limit int, fn func(name string, cur health.Record) (health.Record, bool, error)) []store.Updated
+	UpdateManyApplied(ctx context.Context, names []string, limit int, fn func(name string, cur health.Record) (health.Record, bool, error)) ([]store.Updated, store.Applied, error)
+	PutApplied(ctx context.Context, hash string, alarms int, at time.Time, prev store.Applied) (bool, error)
+	ClearApplied(ctx context.Context, at time.Time) error
 	Update(ctx context.Context, integration string, fn store.UpdateFunc) (health.Record, error)
 	PutHistory(ctx context.Context, integration string, ts []health.Transition) error
 }
@@ -45,10 +49,14 @@ type RecoveryStarter interface {
 	Ended(ctx context.Context, executionName string) (ended bool, end health.ExecutionEnd, err error)
 }
 
-// AlarmHolder disables and re-enables an integration's alarm actions
-// (implemented by *alarms.Switch; a nil *alarms.Switch holds nothing).
-type AlarmHolder interface {
-	Hold(ctx context.Context, integration string, hold bool) (int, error)
+// AlertingConverger derives the stack's alarms and dashboard from the
+// document and converges CloudWatch to them (implemented by
+// *alerting.Converger).
+type AlertingConverger interface {
+	Plan(doc *config.Document, at time.Time) alerting.Plan
+	Converge(ctx context.Context, p alerting.Plan) ([]alerting.Change, error)
+	// Remove deletes the stack's integration alarms and dashboard.
+	Remove(ctx context.Context) ([]alerting.Change, error)
 }
 
 // RequestCounter counts the AWS requests the handler's clients send
@@ -69,11 +77,17 @@ type Handler struct {
 	Metrics  MetricsPublisher
 	Notifier Notifier
 	Starter  RecoveryStarter
-	// Alarms holds alarm notifications during maintenance windows; nil when
-	// no alarms are deployed.
-	Alarms  AlarmHolder
-	Secrets probe.HeaderResolver // nil when no component uses secret headers
-	Probers map[string]probe.ProbeFn
+	// Alerting keeps the stack's alarms and dashboard on the document; nil
+	// when no stack is deployed. Maintenance windows disable their
+	// integration's alarm actions through it.
+	Alerting AlertingConverger
+	// AlertingBudget bounds one convergence (default 20 s); what it leaves
+	// undone, the next check does.
+	AlertingBudget time.Duration
+	// Responder answers CloudFormation's custom resource requests.
+	Responder StackResponder
+	Secrets   probe.HeaderResolver // nil when no component uses secret headers
+	Probers   map[string]probe.ProbeFn
 	// Requests, when set, reports each invocation's AWS requests in its
 	// Result. Lambda runs one invocation per container at a time, so the
 	// difference of two snapshots is this invocation's.
@@ -107,6 +121,20 @@ type Result struct {
 	// CheckerImpaired says why the whole invocation found the checker itself
 	// impaired (health.Assess); empty when it did not.
 	CheckerImpaired string `json:"checker_impaired,omitempty"`
+	// Alerting is what converging the alarms and dashboard did, when the
+	// document's plan was not the one applied; nil otherwise.
+	Alerting *AlertingResult `json:"alerting,omitempty"`
+}
+
+// AlertingResult is one convergence of the stack's alerting.
+type AlertingResult struct {
+	Plan    string            `json:"plan"` // the plan's hash
+	Alarms  int               `json:"alarms"`
+	Changes []alerting.Change `json:"changes"`
+	// Recorded says the plan was recorded as applied: the next check with
+	// the same document makes no CloudWatch request.
+	Recorded bool   `json:"recorded"`
+	Error    string `json:"error,omitempty"`
 }
 
 // IntegrationResult is what one check did to one integration.
@@ -136,6 +164,9 @@ var outcomeNames = map[health.Outcome]string{health.Applied: "applied", health.D
 // the returned error reports infrastructure failures (store, recovery start)
 // after everything that could be recorded was recorded.
 func (h *Handler) Handle(ctx context.Context, ev Event) (Result, error) {
+	if ev.StackEvent != nil {
+		return h.stackRequest(ctx, ev.StackEvent)
+	}
 	start := h.now()
 	var before map[string]int
 	if h.Requests != nil {
@@ -173,7 +204,7 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Result, error) {
 	for _, rs := range results {
 		out.SlowestProbeMs = max(out.SlowestProbeMs, float64(slowest(rs).Microseconds())/1000)
 	}
-	written, decisions := h.persist(ctx, integs, tick, results, im)
+	written, decisions, applied, readErr := h.persist(ctx, integs, tick, results, im)
 
 	datums := make([][]metrics.Datum, len(integs))
 	errs := make([]error, len(integs))
@@ -204,6 +235,12 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Result, error) {
 		// Metrics never cost state: the records are already written.
 		out.MetricsError = perr.Error()
 		log.Error("write metrics failed", "error", perr, "datums", len(all))
+	}
+	if readErr == nil {
+		// After the check's state and metrics: alerting never delays them,
+		// and its failure is no failed check (no error, no retry of the
+		// invocation): it is logged, published and retried next check.
+		h.converge(ctx, log, doc, tick, applied, &out)
 	}
 	out.DurationMs = msSince(start, h.now())
 	if h.Requests != nil {
@@ -236,8 +273,9 @@ func (h *Handler) probeAll(ctx context.Context, log *slog.Logger, integs []confi
 }
 
 // persist evaluates and stores every integration's check: one batched read
-// for all of them, then one conditional write each (SPEC §4, §9).
-func (h *Handler) persist(ctx context.Context, integs []config.Integration, tick time.Time, results [][]probe.Result, im health.Impairment) ([]store.Updated, []health.Decision) {
+// for all of them (and the applied alerting plan), then one conditional
+// write each (SPEC §4, §9).
+func (h *Handler) persist(ctx context.Context, integs []config.Integration, tick time.Time, results [][]probe.Result, im health.Impairment) ([]store.Updated, []health.Decision, store.Applied, error) {
 	names := make([]string, len(integs))
 	index := make(map[string]int, len(integs))
 	checks := make([]health.Check, len(integs))
@@ -246,13 +284,53 @@ func (h *Handler) persist(ctx context.Context, integs []config.Integration, tick
 		checks[i] = health.Check{Integration: integ, Tick: tick, Results: results[i], Duration: slowest(results[i]), Impairment: im}
 	}
 	decisions := make([]health.Decision, len(integs))
-	written := h.Store.UpdateMany(ctx, names, h.writeConcurrency(), func(name string, cur health.Record) (health.Record, bool, error) {
+	written, applied, err := h.Store.UpdateManyApplied(ctx, names, h.writeConcurrency(), func(name string, cur health.Record) (health.Record, bool, error) {
 		i := index[name] // fn runs for one name at a time, so decisions[i] has one writer
 		next, dec := health.Evaluate(cur, checks[i], h.now())
 		decisions[i] = dec
 		return next, dec.Outcome != health.Duplicate, nil
 	})
-	return written, decisions
+	return written, decisions, applied, err
+}
+
+// converge brings the stack's alarms and dashboard to the document's plan
+// when the plan applied is another (a document change, or a maintenance
+// window opening or closing), then records it. A failure is logged, counted
+// in the AlertingFailed metric (its stack alarm warns) and shown in the
+// result; the plan stays unrecorded, so the next check converges again from
+// what CloudWatch holds.
+func (h *Handler) converge(ctx context.Context, log *slog.Logger, doc *config.Document, tick time.Time, applied store.Applied, out *Result) {
+	if h.Alerting == nil {
+		return
+	}
+	// The wall clock, as health.Evaluate judges maintenance windows.
+	plan := h.Alerting.Plan(doc, h.now())
+	hash := plan.Hash()
+	if applied.Hash == hash {
+		return
+	}
+	budget := h.AlertingBudget
+	if budget <= 0 {
+		budget = 20 * time.Second
+	}
+	cctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	res := &AlertingResult{Plan: hash[:12], Alarms: len(plan.Alarms), Changes: []alerting.Change{}}
+	out.Alerting = res
+	changes, err := h.Alerting.Converge(cctx, plan)
+	res.Changes = append(res.Changes, changes...)
+	if err == nil {
+		res.Recorded, err = h.Store.PutApplied(ctx, hash, len(plan.Alarms), h.now(), applied)
+	}
+	if err != nil {
+		res.Error = fmt.Sprintf("converge alerting: %v", err)
+		log.Error("converge alerting failed; the next check tries again", "plan", res.Plan, "changes", len(changes), "error", err)
+		if _, perr := h.Metrics.Publish(ctx, metrics.AlertingFailed(tick)); perr != nil {
+			log.Error("write metrics failed", "error", perr)
+		}
+		return
+	}
+	log.Info("alerting converged", "plan", res.Plan, "alarms", res.Alarms, "changes", len(changes), "recorded", res.Recorded)
 }
 
 // settle reports one integration's persisted check and acts on its decision:
@@ -305,11 +383,6 @@ func (h *Handler) settle(ctx context.Context, log *slog.Logger, integ config.Int
 				log.Error("notify state change failed", "error", err)
 				errs = append(errs, fmt.Errorf("check: notify %s: %w", integ.Name, err))
 			}
-		}
-	}
-	if h.Alarms != nil && rec.InMaintenance != rec.AlarmsHeld {
-		if err := h.holdAlarms(ctx, log, integ.Name, rec.InMaintenance); err != nil {
-			errs = append(errs, err)
 		}
 	}
 	datums := metrics.ForCheck(integ, rec, results, tick)
@@ -446,29 +519,6 @@ func (h *Handler) notifyChecker(ctx context.Context, log *slog.Logger, irs []Int
 		}
 	}
 	return inconclusive, errors.Join(errs...)
-}
-
-// holdAlarms switches the integration's alarm actions to match its
-// maintenance window and records that it did; until the record says so, every
-// check tries again. It costs requests only when a window opens or closes.
-func (h *Handler) holdAlarms(ctx context.Context, log *slog.Logger, integration string, hold bool) error {
-	n, err := h.Alarms.Hold(ctx, integration, hold)
-	if err != nil {
-		log.Error("switch alarm actions for maintenance failed; will retry next check", "hold", hold, "error", err)
-		return fmt.Errorf("check: hold alarms of %s: %w", integration, err)
-	}
-	log.Info("alarm actions switched for maintenance", "hold", hold, "alarms", n)
-	_, err = h.Store.Update(ctx, integration, func(cur health.Record) (health.Record, bool, error) {
-		if cur.AlarmsHeld == hold {
-			return cur, false, nil
-		}
-		cur.AlarmsHeld = hold
-		return cur, true, nil
-	})
-	if err != nil {
-		return fmt.Errorf("check: record alarms held for %s: %w", integration, err)
-	}
-	return nil
 }
 
 // countStartFailure records a failed start on the incident, so the report can

@@ -5,21 +5,24 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
-	"github.com/vigil-monitor/vigil/internal/secret"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/vigil-monitor/vigil/internal/alerting"
 	"github.com/vigil-monitor/vigil/internal/awsenv"
 	"github.com/vigil-monitor/vigil/internal/config"
 	"github.com/vigil-monitor/vigil/internal/demobridge"
@@ -29,6 +32,7 @@ import (
 	"github.com/vigil-monitor/vigil/internal/metrics"
 	"github.com/vigil-monitor/vigil/internal/notify"
 	"github.com/vigil-monitor/vigil/internal/probe"
+	"github.com/vigil-monitor/vigil/internal/secret"
 	"github.com/vigil-monitor/vigil/internal/store"
 )
 
@@ -414,28 +418,51 @@ func equalCounts(got, want map[string]int) bool {
 	return true
 }
 
-// holdRecorder is a hand-written fake of *alarms.Switch (whose own test runs
-// against the emulator): it records each switch and can fail once.
-type holdRecorder struct {
-	mu       sync.Mutex
-	calls    []bool
-	failNext bool
+// flakyAlarms passes every call to the emulator's CloudWatch but fails the
+// next PutMetricAlarm when failNext is set (a hand-written fault injector:
+// moto does not fail on demand).
+type flakyAlarms struct {
+	*cloudwatch.Client
+	failNext atomic.Bool
 }
 
-func (r *holdRecorder) Hold(_ context.Context, _ string, hold bool) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.failNext {
-		r.failNext = false
-		return 0, errors.New("simulated: CloudWatch throttled")
+func (f *flakyAlarms) PutMetricAlarm(ctx context.Context, in *cloudwatch.PutMetricAlarmInput, o ...func(*cloudwatch.Options)) (*cloudwatch.PutMetricAlarmOutput, error) {
+	if f.failNext.CompareAndSwap(true, false) {
+		return nil, errors.New("simulated: Throttling: Rate exceeded")
 	}
-	r.calls = append(r.calls, hold)
-	return 3, nil
+	return f.Client.PutMetricAlarm(ctx, in, o...)
 }
 
-// A maintenance window holds notifications and recovery and the alarms'
-// actions; a failed switch is retried; the end of the window re-arms them.
-func TestMaintenanceHoldsAlarmsAndRecovery(t *testing.T) {
+// alarmsOf returns the actions-enabled flag of every alarm of the stack's
+// integration, by name.
+func alarmsOf(t *testing.T, cw *cloudwatch.Client, prefix string) map[string]bool {
+	t.Helper()
+	out, err := cw.DescribeAlarms(context.Background(), &cloudwatch.DescribeAlarmsInput{AlarmNamePrefix: aws.String(prefix)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, a := range out.MetricAlarms {
+		got[aws.ToString(a.AlarmName)] = aws.ToBool(a.ActionsEnabled)
+	}
+	return got
+}
+
+func cloudWatchCalls(r Result) int {
+	n := 0
+	for op, c := range r.AWSRequests {
+		if strings.HasPrefix(op, "CloudWatch.") {
+			n += c
+		}
+	}
+	return n
+}
+
+// The document's alarms converge after the check's state is written; a
+// failed PutMetricAlarm costs no state and is retried by the next check; an
+// unchanged plan costs no CloudWatch request; a maintenance window holds
+// notifications, recovery and the alarms' actions, and its end re-arms them.
+func TestAlertingConvergesAndMaintenanceHolds(t *testing.T) {
 	f := newFixture(t, "maint", nil)
 	doc, err := f.h.Config(context.Background())
 	if err != nil {
@@ -447,44 +474,67 @@ func TestMaintenanceHoldsAlarmsAndRecovery(t *testing.T) {
 	open.Integrations[0].Maintenance = []config.MaintenanceWindow{{Name: "upgrade", Start: &start, End: &end}}
 	current := &open
 	f.h.Config = func(context.Context) (*config.Document, error) { return current, nil }
-	holder := &holdRecorder{failNext: true}
-	f.h.Alarms = holder
+	stack := "chk" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	cw := &flakyAlarms{Client: f.clients.CloudWatch}
+	f.h.Alerting = alerting.NewConverger(cw, alerting.Options{Stack: stack, WarningTopic: "arn:aws:sns:us-east-1:123456789012:w", CriticalTopic: "arn:aws:sns:us-east-1:123456789012:c"})
+	prefix := stack + "/maint/"
 
 	f.fault("orchestrator", demobridge.FaultDown)
-	_, err = f.h.Handle(context.Background(), Event{ScheduledTime: f.base.Add(time.Minute).Format(time.RFC3339)})
-	if err == nil || !strings.Contains(err.Error(), "hold alarms") {
-		t.Fatalf("err = %v, want the failed switch reported", err)
+	cw.failNext.Store(true)
+	// A failed convergence is no failed check: no error (which would
+	// retry the invocation and page as a function error), but reported.
+	r := f.tick(1)
+	if r.Alerting == nil || r.Alerting.Recorded || !strings.Contains(r.Alerting.Error, "Rate exceeded") {
+		t.Fatalf("alerting %+v; want the failed convergence reported", r.Alerting)
 	}
-	for i := 2; i <= 4; i++ {
+	if r.Integrations[0].Outcome != "applied" || !strings.Contains(f.emf.String(), `"AlertingFailed"`) {
+		t.Fatalf("state not written or failure not published: %+v", r.Integrations[0])
+	}
+	held := alarmsOf(t, f.clients.CloudWatch, prefix)
+	if len(held) != r.Alerting.Alarms-1 {
+		t.Fatalf("%d alarms after the failed try, want all but one of %d", len(held), r.Alerting.Alarms)
+	}
+	r = f.tick(2) // retried: only the missing alarm
+	if r.Alerting == nil || !r.Alerting.Recorded || len(r.Alerting.Changes) != 1 || r.Alerting.Changes[0].Op != alerting.Create {
+		t.Fatalf("retry: %+v", r.Alerting)
+	}
+	for name, enabled := range alarmsOf(t, f.clients.CloudWatch, prefix) {
+		if enabled {
+			t.Errorf("%s notifies during maintenance", name)
+		}
+	}
+	for i := 3; i <= 4; i++ {
 		r := f.tick(i)
 		if r.Integrations[0].RecoveryDue {
 			t.Fatalf("tick %d: recovery due inside a maintenance window", i)
+		}
+		if r.Alerting != nil || cloudWatchCalls(r) != 0 {
+			t.Fatalf("tick %d: an unchanged plan cost CloudWatch requests: %+v, %v", i, r.Alerting, r.AWSRequests)
 		}
 	}
 	rec, err := f.store.Get(context.Background(), "maint")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rec.InMaintenance || !rec.AlarmsHeld || rec.ConsecutiveFailures != 4 || rec.Recovery.Pending {
-		t.Fatalf("in maintenance: held %v/%v, failures %d, recovery %+v", rec.InMaintenance, rec.AlarmsHeld, rec.ConsecutiveFailures, rec.Recovery)
-	}
-	if len(holder.calls) != 1 || !holder.calls[0] {
-		t.Fatalf("switch calls %v, want one hold after the failed first try", holder.calls)
+	if !rec.InMaintenance || rec.ConsecutiveFailures != 4 || rec.Recovery.Pending {
+		t.Fatalf("in maintenance: %v, failures %d, recovery %+v", rec.InMaintenance, rec.ConsecutiveFailures, rec.Recovery)
 	}
 
 	// The window is over: alarms re-armed, and the still-failing
 	// integration's recovery becomes due.
 	current = doc
-	r := f.tick(5)
-	if len(holder.calls) != 2 || holder.calls[1] {
-		t.Fatalf("switch calls %v, want a release", holder.calls)
+	r = f.tick(5)
+	if !r.Integrations[0].RecoveryDue || r.Alerting == nil || !r.Alerting.Recorded {
+		t.Fatalf("after the window: recovery due %v, alerting %+v", r.Integrations[0].RecoveryDue, r.Alerting)
 	}
-	if !r.Integrations[0].RecoveryDue {
-		t.Fatalf("recovery not due after the window: %+v", r.Integrations[0])
+	armed := alarmsOf(t, f.clients.CloudWatch, prefix)
+	for name, enabled := range armed {
+		if !enabled {
+			t.Errorf("%s still held after the window", name)
+		}
 	}
-	rec, _ = f.store.Get(context.Background(), "maint")
-	if rec.InMaintenance || rec.AlarmsHeld {
-		t.Fatalf("after the window: held %v/%v", rec.InMaintenance, rec.AlarmsHeld)
+	if len(armed) != len(held)+1 {
+		t.Errorf("%d alarms after the window, want %d", len(armed), len(held)+1)
 	}
 }
 

@@ -89,8 +89,12 @@ func TestSampleParsesWithDefaults(t *testing.T) {
 		t.Errorf("components = %v, want %v", names, wantNames)
 	}
 	m := in.Components[4].HTTP.Metrics
-	if len(m) != 4 || m[0].Name != "MemoryMB" || m[0].Unit != "Megabytes" || *m[0].Warning != 500 || *m[0].Critical != 800 ||
-		m[2].Name != "Connections" || m[2].Warning != nil {
+	// The reference's limits: memory 500/800 MB, connections 100, async
+	// tasks 50, error rate 0.1 %/1 %.
+	if len(m) != 5 || m[0].Name != "MemoryMB" || m[0].Unit != "Megabytes" || *m[0].Warning != 500 || *m[0].Critical != 800 ||
+		m[2].Name != "Connections" || *m[2].Warning != 100 || m[2].Critical != nil ||
+		m[3].Name != "AsyncTasks" || *m[3].Warning != 50 || m[3].Critical != nil ||
+		m[4].Name != "ErrorRatePercent" || *m[4].Warning != 0.1 || *m[4].Critical != 1 {
 		t.Errorf("metrics = %+v", m)
 	}
 	ws := in.Components[5]

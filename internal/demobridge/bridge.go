@@ -34,11 +34,20 @@ const AllComponents = "*"
 
 // Fault kinds accepted by POST /fault and SetFault.
 const (
-	FaultNone   = "none"   // clear (on "*": clear everything, leak and resistance included)
+	FaultNone   = "none"   // clear (on "*": clear everything, leak, errors and resistance included)
 	FaultDown   = "down"   // health answers 503 unhealthy
 	FaultSlow   = "slow"   // health answers healthy after LatencyMs
 	FaultLeak   = "leak"   // "*" only: /metrics memory rises above 800 MB
 	FaultResist = "resist" // "*" only: the next Count recover calls fail
+	FaultErrors = "errors" // "*" only: /metrics error rate rises to ErrorRateFaulty
+)
+
+// Error rates /metrics reports as error_rate_percent: the reference
+// bridge's 0.02 %, and under the errors fault a rate over the sample
+// config's 1 % critical limit.
+const (
+	ErrorRateNormal = 0.02
+	ErrorRateFaulty = 2.5
 )
 
 // DefaultSlowLatency is the delay of a slow fault without latency_ms.
@@ -80,6 +89,7 @@ type ComponentFault struct {
 type State struct {
 	Faults          map[string]ComponentFault `json:"faults"`
 	Leak            bool                      `json:"leak"`
+	Errors          bool                      `json:"errors"`
 	ResistRemaining int                       `json:"resist_remaining"`
 	Counters        Counters                  `json:"counters"`
 	UptimeSeconds   float64                   `json:"uptime_seconds"`
@@ -119,6 +129,7 @@ type Bridge struct {
 	componentStart    map[string]time.Time
 	leak              bool
 	leakReads         int
+	errors            bool
 	resist            int
 	recoverCalls      int
 	recoveriesApplied int
@@ -196,7 +207,7 @@ func (b *Bridge) SetFault(f Fault) error {
 			delete(b.faults, c)
 		}
 		if all {
-			b.leak, b.leakReads, b.resist = false, 0, 0
+			b.leak, b.leakReads, b.resist, b.errors = false, 0, 0, false
 		}
 	case FaultDown:
 		for _, c := range targets {
@@ -210,18 +221,21 @@ func (b *Bridge) SetFault(f Fault) error {
 		for _, c := range targets {
 			b.faults[c] = ComponentFault{Fault: FaultSlow, LatencyMs: ms}
 		}
-	case FaultLeak, FaultResist:
+	case FaultLeak, FaultResist, FaultErrors:
 		if !all {
 			return fmt.Errorf("fault %q applies to the whole bridge: use component %q", f.Fault, AllComponents)
 		}
-		if f.Fault == FaultLeak {
+		switch f.Fault {
+		case FaultLeak:
 			b.leak, b.leakReads = true, 0
-		} else {
+		case FaultErrors:
+			b.errors = true
+		default:
 			b.resist = max(f.Count, 1)
 		}
 	default:
-		return fmt.Errorf("unknown fault %q: want one of %s, %s, %s, %s (component %q), %s (component %q)",
-			f.Fault, FaultNone, FaultDown, FaultSlow, FaultLeak, AllComponents, FaultResist, AllComponents)
+		return fmt.Errorf("unknown fault %q: want one of %s, %s, %s, %s, %s, %s (the last three with component %q)",
+			f.Fault, FaultNone, FaultDown, FaultSlow, FaultLeak, FaultResist, FaultErrors, AllComponents)
 	}
 	b.log.Info("fault set", "component", f.Component, "fault", f.Fault, "latency_ms", f.LatencyMs, "count", f.Count)
 	return nil
@@ -234,6 +248,7 @@ func (b *Bridge) Snapshot() State {
 	s := State{
 		Faults:          make(map[string]ComponentFault, len(b.faults)),
 		Leak:            b.leak,
+		Errors:          b.errors,
 		ResistRemaining: b.resist,
 		UptimeSeconds:   time.Since(b.started).Seconds(),
 		Counters: Counters{
@@ -303,10 +318,15 @@ func (b *Bridge) handleMetrics(w http.ResponseWriter, _ *http.Request) {
 			cpu = 78
 		}
 	}
+	errRate := ErrorRateNormal
+	if b.errors {
+		errRate = ErrorRateFaulty
+	}
 	conns := b.wsConns
 	b.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{
 		"memory_mb": memory, "cpu_percent": cpu, "connections": conns, "async_tasks": 4 + 2*conns,
+		"error_rate_percent": errRate,
 	})
 }
 
@@ -419,8 +439,11 @@ func (b *Bridge) handleRecover(w http.ResponseWriter, r *http.Request) {
 		if b.leak {
 			cleared = append(cleared, FaultLeak)
 		}
+		if b.errors {
+			cleared = append(cleared, FaultErrors)
+		}
 		clear(b.faults)
-		b.leak, b.leakReads = false, 0
+		b.leak, b.leakReads, b.errors = false, 0, false
 		now := time.Now()
 		for c := range b.componentStart {
 			b.componentStart[c] = now

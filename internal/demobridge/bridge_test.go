@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/vigil-monitor/vigil/internal/config"
 )
 
 func start(t *testing.T, opts Options) (*Bridge, *httptest.Server) {
@@ -159,6 +162,7 @@ func TestFaultRejected(t *testing.T) {
 		{Fault{Component: "mainframe", Fault: FaultDown}, `unknown component "mainframe"`},
 		{Fault{Component: Orchestrator, Fault: "melt"}, `unknown fault "melt"`},
 		{Fault{Component: Orchestrator, Fault: FaultResist}, `use component "*"`},
+		{Fault{Component: Orchestrator, Fault: FaultErrors}, `use component "*"`},
 		{map[string]any{"component": "orchestrator", "fault": "down", "extra": 1}, "unknown field"},
 	}
 	for _, tt := range tests {
@@ -191,6 +195,116 @@ func TestMetricsAndLeak(t *testing.T) {
 		t.Errorf("after clearing: memory %v", m["memory_mb"])
 	}
 }
+
+// The error rate the sample config watches (warning 0.1 %, critical 1 %):
+// the reference bridge's 0.02 % normally, over the critical limit under the
+// errors fault until it is cleared or a recovery clears it.
+func TestMetricsErrorRate(t *testing.T) {
+	_, srv := start(t, Options{InitChecks: -1})
+	errorRate := func() float64 {
+		t.Helper()
+		_, m, _ := call(t, "GET", srv.URL+"/metrics", nil, nil)
+		v, ok := m["error_rate_percent"].(float64)
+		if !ok {
+			t.Fatalf("metrics lack error_rate_percent: %v", m)
+		}
+		for _, k := range []string{"connections", "async_tasks"} {
+			if _, ok := m[k].(float64); !ok {
+				t.Errorf("metrics lack %s beside the error rate: %v", k, m)
+			}
+		}
+		return v
+	}
+	for _, step := range []struct {
+		name  string
+		fault *Fault
+		recov bool
+		want  float64
+	}{
+		{name: "normal", want: 0.02},
+		{name: "errors fault", fault: &Fault{Component: AllComponents, Fault: FaultErrors}, want: ErrorRateFaulty},
+		{name: "a component down leaves it", fault: &Fault{Component: Orchestrator, Fault: FaultDown}, want: ErrorRateFaulty},
+		{name: "cleared on *", fault: &Fault{Component: AllComponents, Fault: FaultNone}, want: 0.02},
+		{name: "errors again", fault: &Fault{Component: AllComponents, Fault: FaultErrors}, want: ErrorRateFaulty},
+		{name: "recovered", recov: true, want: 0.02},
+	} {
+		if step.fault != nil {
+			if code, body, _ := call(t, "POST", srv.URL+"/fault", step.fault, nil); code != 200 {
+				t.Fatalf("%s: POST /fault: %d %v", step.name, code, body)
+			}
+		}
+		if step.recov {
+			if code, body, _ := call(t, "POST", srv.URL+"/recover", nil, nil); code != 200 || !strings.Contains(fmt.Sprint(body["cleared"]), FaultErrors) {
+				t.Fatalf("%s: recover: %d %v, want errors among the cleared faults", step.name, code, body)
+			}
+		}
+		if got := errorRate(); got != step.want {
+			t.Errorf("%s: error_rate_percent %v, want %v", step.name, got, step.want)
+		}
+	}
+}
+
+// The sample config's body metrics read this bridge's /metrics: each path
+// selects one number, all under their limits in steady state, and the errors
+// fault takes the error rate over its critical limit.
+func TestSampleConfigReadsMetrics(t *testing.T) {
+	doc, err := config.LoadFile("../../config/vigil.yaml")
+	if err != nil {
+		t.Fatalf("sample config: %v", err)
+	}
+	var defs []config.ExtractedMetric
+	for _, c := range doc.Integrations[0].Components {
+		if c.HTTP != nil && strings.HasSuffix(c.Target, "/metrics") {
+			defs = c.HTTP.Metrics
+		}
+	}
+	want := map[string][2]*float64{ // the reference report's limits
+		"MemoryMB": {ptr(500), ptr(800)}, "CPUPercent": {ptr(70), ptr(90)},
+		"Connections": {ptr(100), nil}, "AsyncTasks": {ptr(50), nil}, "ErrorRatePercent": {ptr(0.1), ptr(1)},
+	}
+	if len(defs) != len(want) {
+		t.Fatalf("sample extracts %d metrics from /metrics, want %d", len(defs), len(want))
+	}
+	eq := func(a, b *float64) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
+	_, srv := start(t, Options{InitChecks: -1})
+	read := func(d config.ExtractedMetric) float64 {
+		t.Helper()
+		_, body, _ := call(t, "GET", srv.URL+"/metrics", nil, nil)
+		p, err := d.Path()
+		if err != nil {
+			t.Fatalf("%s: %v", d.Name, err)
+		}
+		got := p.Select(map[string]any(body))
+		if len(got) != 1 {
+			t.Fatalf("%s: %s selects %v from %v, want one number", d.Name, d.JSONPath, got, body)
+		}
+		v, ok := got[0].(float64)
+		if !ok {
+			t.Fatalf("%s: %s selects %v from %v, want one number", d.Name, d.JSONPath, got, body)
+		}
+		return v
+	}
+	for _, d := range defs {
+		w, ok := want[d.Name]
+		if !ok || !eq(d.Warning, w[0]) || !eq(d.Critical, w[1]) {
+			t.Errorf("%s: limits %v / %v, want %v", d.Name, d.Warning, d.Critical, w)
+			continue
+		}
+		if v := read(d); v > *d.Warning {
+			t.Errorf("%s: %v in steady state, over its warning %v", d.Name, v, *d.Warning)
+		}
+	}
+	call(t, "POST", srv.URL+"/fault", Fault{Component: AllComponents, Fault: FaultErrors}, nil)
+	for _, d := range defs {
+		if d.Name == "ErrorRatePercent" {
+			if v := read(d); v <= *d.Critical {
+				t.Errorf("error rate %v under the errors fault, want over the critical %v", v, *d.Critical)
+			}
+		}
+	}
+}
+
+func ptr(v float64) *float64 { return &v }
 
 func TestRecoverClearsFaults(t *testing.T) {
 	b, srv := start(t, Options{InitChecks: -1})

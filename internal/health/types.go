@@ -163,13 +163,9 @@ type Record struct {
 
 	// History is the most recent transitions, oldest first (bounded; older
 	// entries live in TTL'd history items).
-	History       []Transition `json:"history,omitempty" dynamodbav:"history,omitempty"`
-	Flapping      bool         `json:"flapping" dynamodbav:"flapping"`
-	InMaintenance bool         `json:"in_maintenance" dynamodbav:"in_maintenance"`
-	// AlarmsHeld: the integration's alarm actions were disabled for its
-	// maintenance window. The HealthCheck function switches them until this
-	// matches InMaintenance, so a failed switch is retried next check.
-	AlarmsHeld   bool           `json:"alarms_held,omitempty" dynamodbav:"alarms_held,omitempty"`
-	Availability Availability   `json:"availability" dynamodbav:"availability"`
-	Recovery     RecoveryStatus `json:"recovery" dynamodbav:"recovery"`
+	History       []Transition   `json:"history,omitempty" dynamodbav:"history,omitempty"`
+	Flapping      bool           `json:"flapping" dynamodbav:"flapping"`
+	InMaintenance bool           `json:"in_maintenance" dynamodbav:"in_maintenance"`
+	Availability  Availability   `json:"availability" dynamodbav:"availability"`
+	Recovery      RecoveryStatus `json:"recovery" dynamodbav:"recovery"`
 }

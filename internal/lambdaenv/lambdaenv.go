@@ -25,12 +25,16 @@ import (
 
 // Settings are the functions' environment variables.
 type Settings struct {
-	Table           string // VIGIL_TABLE (required)
-	Namespace       string // VIGIL_NAMESPACE, default "Vigil"
-	TopicARN        string // VIGIL_TOPIC_ARN; empty disables notifications
-	StateMachineARN string // VIGIL_STATE_MACHINE_ARN (HealthCheck only)
-	ConfigFile      string // VIGIL_CONFIG_FILE, default vigil.yaml beside the bootstrap
-	ConfigParameter string // VIGIL_CONFIG_PARAMETER: SSM parameter holding the document; wins over the file
+	Table     string // VIGIL_TABLE (required)
+	Namespace string // VIGIL_NAMESPACE, default "Vigil"
+	// WarningTopicARN (VIGIL_WARNING_TOPIC_ARN) and CriticalTopicARN
+	// (VIGIL_CRITICAL_TOPIC_ARN) receive the functions' notifications by
+	// severity (notify.Severity); an empty one disables that severity only.
+	WarningTopicARN  string
+	CriticalTopicARN string
+	StateMachineARN  string // VIGIL_STATE_MACHINE_ARN (HealthCheck only)
+	ConfigFile       string // VIGIL_CONFIG_FILE, default vigil.yaml beside the bootstrap
+	ConfigParameter  string // VIGIL_CONFIG_PARAMETER: SSM parameter holding the document; wins over the file
 	// StackName (VIGIL_STACK_NAME) prefixes the alarm names of each
 	// integration, so maintenance windows can hold them; empty: no alarms.
 	StackName string
@@ -43,13 +47,14 @@ type Settings struct {
 // FromEnv reads Settings. A missing required variable is an error naming it.
 func FromEnv() (Settings, error) {
 	s := Settings{
-		Table:           os.Getenv("VIGIL_TABLE"),
-		Namespace:       getenv("VIGIL_NAMESPACE", "Vigil"),
-		TopicARN:        os.Getenv("VIGIL_TOPIC_ARN"),
-		StateMachineARN: os.Getenv("VIGIL_STATE_MACHINE_ARN"),
-		ConfigFile:      getenv("VIGIL_CONFIG_FILE", "vigil.yaml"),
-		ConfigParameter: os.Getenv("VIGIL_CONFIG_PARAMETER"),
-		StackName:       os.Getenv("VIGIL_STACK_NAME"),
+		Table:            os.Getenv("VIGIL_TABLE"),
+		Namespace:        getenv("VIGIL_NAMESPACE", "Vigil"),
+		WarningTopicARN:  os.Getenv("VIGIL_WARNING_TOPIC_ARN"),
+		CriticalTopicARN: os.Getenv("VIGIL_CRITICAL_TOPIC_ARN"),
+		StateMachineARN:  os.Getenv("VIGIL_STATE_MACHINE_ARN"),
+		ConfigFile:       getenv("VIGIL_CONFIG_FILE", "vigil.yaml"),
+		ConfigParameter:  os.Getenv("VIGIL_CONFIG_PARAMETER"),
+		StackName:        os.Getenv("VIGIL_STACK_NAME"),
 	}
 	if s.Table == "" {
 		return s, fmt.Errorf("lambdaenv: VIGIL_TABLE is not set")

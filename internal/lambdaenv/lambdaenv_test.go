@@ -31,6 +31,18 @@ func TestFromEnv(t *testing.T) {
 				t.Fatalf("settings = %+v", s)
 			}
 		}},
+		{"a topic per severity", map[string]string{"VIGIL_TABLE": "t", "VIGIL_WARNING_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:w", "VIGIL_CRITICAL_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:c"}, "", func(t *testing.T, s Settings) {
+			if s.WarningTopicARN != "arn:aws:sns:us-east-1:123456789012:w" || s.CriticalTopicARN != "arn:aws:sns:us-east-1:123456789012:c" {
+				t.Fatalf("settings = %+v", s)
+			}
+		}},
+		// One severity may go unsent; the single topic of old is no
+		// setting any more (the template sets both).
+		{"critical only", map[string]string{"VIGIL_TABLE": "t", "VIGIL_CRITICAL_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:c", "VIGIL_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:old"}, "", func(t *testing.T, s Settings) {
+			if s.WarningTopicARN != "" || s.CriticalTopicARN != "arn:aws:sns:us-east-1:123456789012:c" {
+				t.Fatalf("settings = %+v", s)
+			}
+		}},
 		{"absolute config path kept", map[string]string{"VIGIL_TABLE": "t", "LAMBDA_TASK_ROOT": "/var/task", "VIGIL_CONFIG_FILE": "/etc/vigil.yaml", "VIGIL_PROBE_CONCURRENCY": "32"}, "", func(t *testing.T, s Settings) {
 			if s.ConfigFile != "/etc/vigil.yaml" || s.ProbeConcurrency != 32 {
 				t.Fatalf("settings = %+v", s)
@@ -39,7 +51,7 @@ func TestFromEnv(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, k := range []string{"VIGIL_TABLE", "LOG_LEVEL", "VIGIL_PROBE_CONCURRENCY", "LAMBDA_TASK_ROOT", "VIGIL_CONFIG_FILE", "VIGIL_NAMESPACE"} {
+			for _, k := range []string{"VIGIL_TABLE", "LOG_LEVEL", "VIGIL_PROBE_CONCURRENCY", "LAMBDA_TASK_ROOT", "VIGIL_CONFIG_FILE", "VIGIL_NAMESPACE", "VIGIL_WARNING_TOPIC_ARN", "VIGIL_CRITICAL_TOPIC_ARN", "VIGIL_TOPIC_ARN"} {
 				t.Setenv(k, tt.env[k])
 			}
 			s, err := FromEnv()

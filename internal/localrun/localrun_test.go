@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,10 +21,17 @@ import (
 
 func startStack(t *testing.T, fns ...string) *Stack {
 	t.Helper()
+	return startNamed(t, "", fns...)
+}
+
+// startNamed starts a stack whose HealthCheck converges alarms and a
+// dashboard named after stack ("" for none).
+func startNamed(t *testing.T, stack string, fns ...string) *Stack {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	bridge := demobridge.New(demobridge.Options{InitChecks: 1})
-	s, err := Start(ctx, Options{Dir: t.TempDir(), Functions: fns, Bridge: bridge})
+	s, err := Start(ctx, Options{Dir: t.TempDir(), Functions: fns, Bridge: bridge, StackName: stack})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +150,7 @@ func TestExtractorRefusesMalformedEMF(t *testing.T) {
 // `make run`'s scenario end to end: the demo asserts every state on the way
 // (INITIALIZING, ACTIVE, FAILED ×3, recovery with backoff, ACTIVE again).
 func TestDemoScenario(t *testing.T) {
-	s := startStack(t)
+	s := startNamed(t, "vigil-local")
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -160,20 +168,65 @@ func TestDemoScenario(t *testing.T) {
 		"execution SUCCEEDED",
 		"FAILED -> ACTIVE",
 		"successful_recoveries 1",
-		// SNS notifications published by the functions, read back from
-		// the SQS queue subscribed to the topic.
-		"state_change         agent-bridge ACTIVE→FAILED",
-		"recovery_started",
-		"recovery_failed",
-		"recovery_succeeded   agent-bridge FAILED→ACTIVE",
 		// Metrics the functions wrote as EMF, extracted and read back.
 		"extracted from the functions' EMF log lines",
 		"RecoverySucceeded",
 		"State                [1 2 2 4 4 4 2]",
+		// The document's alarms and dashboard, converged at the first
+		// check and never again while it is unchanged.
+		"alerting: the document's plan",
+		"vigil-local/agent-bridge/consecutive-failures-critical",
+		"vigil-local/agent-bridge/bridge-metrics/ErrorRatePercent-warning",
+		`dashboard "vigil-local" with`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("demo output lacks %q", want)
 		}
+	}
+	// SNS notifications published by the functions, read back from the
+	// SQS queue subscribed to both topics: each reached the topic of its
+	// severity, the page for FAILED and its resolution on the critical one.
+	for _, want := range []struct{ kind, change, severity, topic string }{
+		{"state_change", "agent-bridge ACTIVE→FAILED", "critical", CriticalTopic},
+		{"recovery_started", "agent-bridge FAILED→FAILED attempt 1", "warning", WarningTopic},
+		{"recovery_failed", "agent-bridge FAILED→FAILED attempt 1", "warning", WarningTopic},
+		{"recovery_succeeded", "agent-bridge FAILED→ACTIVE attempt 2", "critical", CriticalTopic},
+	} {
+		var found []string
+		for line := range strings.Lines(text) {
+			if f := strings.Fields(line); len(f) > 3 && f[2] == want.kind && strings.Contains(line, want.change) {
+				found = append(found, line)
+			}
+		}
+		if len(found) != 1 {
+			t.Errorf("demo output has %d %s %s notification(s), want 1: %q", len(found), want.kind, want.change, found)
+			continue
+		}
+		if f := strings.Fields(found[0]); f[0] != want.severity || f[1] != want.topic {
+			t.Errorf("%s %s went to %s as %s, want %s as %s", want.kind, want.change, f[1], f[0], want.topic, want.severity)
+		}
+	}
+	if n := strings.Count(text, "alerting: the document's plan"); n != 1 {
+		t.Errorf("the plan converged %d times, want once (the document never changed)", n)
+	}
+	alarms, err := s.Clients.CloudWatch.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNamePrefix: aws.String("vigil-local/agent-bridge/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	severityTopic := map[string]string{}
+	for _, a := range alarms.MetricAlarms {
+		name := aws.ToString(a.AlarmName)
+		if len(a.AlarmActions) != 1 || !slices.Equal(a.AlarmActions, a.OKActions) {
+			t.Errorf("%s: actions %v / OK %v", name, a.AlarmActions, a.OKActions)
+			continue
+		}
+		sev := name[strings.LastIndex(name, "-")+1:]
+		if sev == "warning" || sev == "critical" {
+			severityTopic[sev+" "+a.AlarmActions[0]] = name
+		}
+	}
+	if len(alarms.MetricAlarms) != 17 || severityTopic["warning "+s.WarningTopicARN] == "" || severityTopic["critical "+s.CriticalTopicARN] == "" || len(severityTopic) != 2 {
+		t.Errorf("%d alarms; severity → topic %v", len(alarms.MetricAlarms), severityTopic)
 	}
 	rec, err := s.Record(ctx, "agent-bridge")
 	if err != nil {

@@ -97,6 +97,7 @@ func (s *Stack) Demo(ctx context.Context, w io.Writer) error {
 			return r, err
 		}
 		printTick(w, n, t, note, r)
+		printAlerting(w, r.Alerting)
 		return r, nil
 	}
 	expect := func(r check.Result, state health.State, failures int) error {
@@ -211,7 +212,103 @@ func (s *Stack) Demo(ctx context.Context, w io.Writer) error {
 	if err := s.printMetrics(ctx, w, integ); err != nil {
 		return err
 	}
+	if err := s.printAlarms(ctx, w); err != nil {
+		return err
+	}
 	return s.printNotifications(ctx, w)
+}
+
+// printAlerting narrates a check's convergence of the alarms and dashboard,
+// when it made one.
+func printAlerting(w io.Writer, a *check.AlertingResult) {
+	if a == nil {
+		return
+	}
+	counts := map[string]int{}
+	for _, c := range a.Changes {
+		counts[c.Op+" "+c.Kind]++
+	}
+	var parts []string
+	for _, k := range []string{"create alarm", "update alarm", "delete alarm", "create dashboard", "update dashboard"} {
+		if counts[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%s ×%d", k, counts[k]))
+		}
+	}
+	fmt.Fprintf(w, "        alerting: the document's plan %s (%d alarms) was not the one applied: %s; recorded %v", a.Plan, a.Alarms, strings.Join(parts, ", "), a.Recorded)
+	if a.Error != "" {
+		fmt.Fprintf(w, "; error: %s", abbreviate(a.Error))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w)
+}
+
+// printAlarms lists the alarms and the dashboard the HealthCheck function
+// made on moto from the document (moto does not evaluate alarms: their
+// definitions are what there is to see).
+func (s *Stack) printAlarms(ctx context.Context, w io.Writer) error {
+	if s.StackName == "" {
+		return nil
+	}
+	p := cloudwatch.NewDescribeAlarmsPaginator(s.Clients.CloudWatch, &cloudwatch.DescribeAlarmsInput{AlarmNamePrefix: aws.String(s.StackName + "/")})
+	fmt.Fprintf(w, "CloudWatch alarms made from the document (moto keeps their definitions; it does not evaluate them):\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	n := 0
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("localrun: list alarms: %w", err)
+		}
+		for _, a := range page.MetricAlarms {
+			n++
+			stat := string(a.Statistic)
+			if a.ExtendedStatistic != nil {
+				stat = *a.ExtendedStatistic
+			}
+			topic := "—"
+			if len(a.AlarmActions) > 0 {
+				topic = a.AlarmActions[0][strings.LastIndex(a.AlarmActions[0], ":")+1:]
+			}
+			fmt.Fprintf(tw, "  %s\t%s %s/%ds %s %v\t→ %s\n", aws.ToString(a.AlarmName), aws.ToString(a.MetricName), stat, aws.ToInt32(a.Period),
+				comparison(a.ComparisonOperator), aws.ToFloat64(a.Threshold), topic)
+		}
+	}
+	tw.Flush()
+	d, err := s.Clients.CloudWatch.GetDashboard(ctx, &cloudwatch.GetDashboardInput{DashboardName: aws.String(s.StackName)})
+	if err != nil {
+		return fmt.Errorf("localrun: dashboard: %w", err)
+	}
+	var body struct {
+		Widgets []struct {
+			Properties struct {
+				Title string `json:"title"`
+			} `json:"properties"`
+		} `json:"widgets"`
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(d.DashboardBody)), &body); err != nil {
+		return fmt.Errorf("localrun: dashboard body: %w", err)
+	}
+	var titles []string
+	for _, wd := range body.Widgets {
+		if wd.Properties.Title != "" {
+			titles = append(titles, wd.Properties.Title)
+		}
+	}
+	fmt.Fprintf(w, "%d alarms; dashboard %q with %d widgets: %s\n\n", n, s.StackName, len(body.Widgets), strings.Join(titles, " · "))
+	return nil
+}
+
+func comparison(op cwtypes.ComparisonOperator) string {
+	switch op {
+	case cwtypes.ComparisonOperatorGreaterThanOrEqualToThreshold:
+		return "≥"
+	case cwtypes.ComparisonOperatorGreaterThanThreshold:
+		return ">"
+	case cwtypes.ComparisonOperatorLessThanThreshold:
+		return "<"
+	case cwtypes.ComparisonOperatorLessThanOrEqualToThreshold:
+		return "≤"
+	}
+	return string(op)
 }
 
 func printTick(w io.Writer, n int, t time.Time, note string, r check.Result) {
@@ -409,26 +506,59 @@ func (s *Stack) printMetrics(ctx context.Context, w io.Writer, integ string) err
 	return nil
 }
 
-// printNotifications drains the SQS queue subscribed to the topic.
-func (s *Stack) printNotifications(ctx context.Context, w io.Writer) error {
+// notification is one SNS notification as the local stack's queue received
+// it: the topic it reached, its severity attribute and the event.
+type notification struct {
+	Topic                              string // the topic's name (WarningTopic or CriticalTopic)
+	Severity                           string // the "severity" message attribute
+	Kind, Integration, From, To, Cause string
+	Attempt                            int
+}
+
+// notifications drains the SQS queue subscribed to both topics and returns
+// what it held, oldest first.
+func (s *Stack) notifications(ctx context.Context) ([]notification, error) {
 	q := sqs.NewFromConfig(s.Clients.Config)
-	fmt.Fprintf(w, "SNS notifications (read back through an SQS subscription):\n")
+	var out []notification
 	for {
-		out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(s.QueueURL), MaxNumberOfMessages: 10})
+		got, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(s.QueueURL), MaxNumberOfMessages: 10})
 		if err != nil {
-			return fmt.Errorf("localrun: receive notifications: %w", err)
+			return out, fmt.Errorf("localrun: receive notifications: %w", err)
 		}
-		if len(out.Messages) == 0 {
-			return nil
+		if len(got.Messages) == 0 {
+			return out, nil
 		}
-		for _, m := range out.Messages {
-			var ev struct {
-				Kind, Integration, From, To, Cause string
-				Attempt                            int
+		for _, m := range got.Messages {
+			var envelope struct {
+				TopicArn          string
+				Message           string
+				MessageAttributes map[string]struct{ Value string }
 			}
-			_ = json.Unmarshal([]byte(aws.ToString(m.Body)), &ev)
-			fmt.Fprintf(w, "  %-20s %s %s→%s attempt %d %s\n", ev.Kind, ev.Integration, ev.From, ev.To, ev.Attempt, abbreviate(ev.Cause))
-			_, _ = q.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(s.QueueURL), ReceiptHandle: m.ReceiptHandle})
+			var n notification
+			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &envelope); err != nil {
+				return out, fmt.Errorf("localrun: notification %s: %w", abbreviate(aws.ToString(m.Body)), err)
+			}
+			_ = json.Unmarshal([]byte(envelope.Message), &n)
+			n.Topic = envelope.TopicArn[strings.LastIndex(envelope.TopicArn, ":")+1:]
+			n.Severity = envelope.MessageAttributes["severity"].Value
+			out = append(out, n)
+			if _, err := q.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(s.QueueURL), ReceiptHandle: m.ReceiptHandle}); err != nil {
+				return out, fmt.Errorf("localrun: delete notification: %w", err)
+			}
 		}
 	}
+}
+
+// printNotifications prints every notification with the topic it reached:
+// routing by severity is visible, each on its own line.
+func (s *Stack) printNotifications(ctx context.Context, w io.Writer) error {
+	ns, err := s.notifications(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "SNS notifications by severity (topics %s and %s, read back through one SQS queue subscribed to both):\n", WarningTopic, CriticalTopic)
+	for _, n := range ns {
+		fmt.Fprintf(w, "  %-8s %-20s  %-20s %s %s→%s attempt %d %s\n", n.Severity, n.Topic, n.Kind, n.Integration, n.From, n.To, n.Attempt, abbreviate(n.Cause))
+	}
+	return nil
 }

@@ -55,19 +55,29 @@ type Options struct {
 	// Log receives the functions' and moto's output; nil writes them to
 	// files in Dir.
 	Log io.Writer
+	// StackName, when set, is the functions' VIGIL_STACK_NAME: the
+	// HealthCheck function then converges the document's alarms and
+	// dashboard on moto, as in a deployed stack.
+	StackName string
 }
 
 // Stack is a running local Vigil.
 type Stack struct {
-	Dir             string
-	Moto            *emulator.Moto
-	Clients         *awsenv.Clients
-	Functions       map[string]*emulator.Function // by function name
-	BridgeURL       string                        // http://127.0.0.1:port, when a bridge runs
-	TopicARN        string
-	QueueURL        string // SQS queue subscribed to the topic, to read notifications back
-	StateMachineARN string
-	ConfigPath      string
+	Dir       string
+	Moto      *emulator.Moto
+	Clients   *awsenv.Clients
+	Functions map[string]*emulator.Function // by function name
+	BridgeURL string                        // http://127.0.0.1:port, when a bridge runs
+	// WarningTopicARN and CriticalTopicARN are the two topics, by severity,
+	// as template.yaml makes them; the functions are told both.
+	WarningTopicARN  string
+	CriticalTopicARN string
+	QueueURL         string // SQS queue subscribed to both topics, to read notifications back in order
+	StateMachineARN  string
+	ConfigPath       string
+	// StackName is Options.StackName: the prefix of the alarms and the name
+	// of the dashboard the HealthCheck function converges; "" for none.
+	StackName string
 
 	// metrics stands in for CloudWatch Logs' EMF extraction.
 	metrics *extractor
@@ -156,11 +166,16 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 
 	env := append(s.Moto.Env(),
 		"VIGIL_TABLE="+TableName,
-		"VIGIL_TOPIC_ARN="+s.TopicARN,
+		"VIGIL_WARNING_TOPIC_ARN="+s.WarningTopicARN,
+		"VIGIL_CRITICAL_TOPIC_ARN="+s.CriticalTopicARN,
 		"VIGIL_STATE_MACHINE_ARN="+s.StateMachineARN,
 		"VIGIL_CONFIG_FILE="+s.ConfigPath,
 		"LOG_LEVEL=INFO",
 	)
+	if o.StackName != "" {
+		s.StackName = o.StackName
+		env = append(env, "VIGIL_STACK_NAME="+o.StackName)
+	}
 	env = append(env, o.Env...)
 	timeouts := map[string]time.Duration{"healthcheck": 50 * time.Second, "recovery": 60 * time.Second, "status": 10 * time.Second}
 	for _, fn := range fns {
@@ -183,18 +198,21 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	return s, nil
 }
 
-// createResources makes what template.yaml would: the table, the topic (with
-// an SQS queue subscribed so notifications can be read back) and the
-// recovery state machine from statemachine/recovery.asl.json.
+// Topic names of the local stack, by severity.
+const (
+	WarningTopic  = "vigil-local-warning"
+	CriticalTopic = "vigil-local-critical"
+)
+
+// createResources makes what template.yaml would: the table, the warning
+// and critical topics (one SQS queue subscribed to both, so notifications
+// can be read back in the order they were sent, each with the topic it
+// reached) and the recovery state machine from
+// statemachine/recovery.asl.json.
 func (s *Stack) createResources(ctx context.Context, root string) error {
 	if err := store.CreateTable(ctx, s.Clients.DynamoDB, TableName); err != nil {
 		return fmt.Errorf("localrun: create table: %w", err)
 	}
-	topic, err := s.Clients.SNS.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("vigil-local")})
-	if err != nil {
-		return fmt.Errorf("localrun: create topic: %w", err)
-	}
-	s.TopicARN = *topic.TopicArn
 	q := sqs.NewFromConfig(s.Clients.Config)
 	queue, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("vigil-local-notifications")})
 	if err != nil {
@@ -202,11 +220,22 @@ func (s *Stack) createResources(ctx context.Context, root string) error {
 	}
 	s.QueueURL = *queue.QueueUrl
 	queueARN := fmt.Sprintf("arn:aws:sqs:%s:%s:vigil-local-notifications", emulator.Region, Account)
-	if _, err := s.Clients.SNS.Subscribe(ctx, &sns.SubscribeInput{
-		TopicArn: topic.TopicArn, Protocol: aws.String("sqs"), Endpoint: aws.String(queueARN),
-		Attributes: map[string]string{"RawMessageDelivery": "true"},
-	}); err != nil {
-		return fmt.Errorf("localrun: subscribe queue: %w", err)
+	for _, t := range []struct {
+		name string
+		arn  *string
+	}{{WarningTopic, &s.WarningTopicARN}, {CriticalTopic, &s.CriticalTopicARN}} {
+		topic, err := s.Clients.SNS.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(t.name)})
+		if err != nil {
+			return fmt.Errorf("localrun: create topic %s: %w", t.name, err)
+		}
+		*t.arn = *topic.TopicArn
+		// Not raw: the SNS envelope names the topic and carries the
+		// message attributes (kind, severity).
+		if _, err := s.Clients.SNS.Subscribe(ctx, &sns.SubscribeInput{
+			TopicArn: topic.TopicArn, Protocol: aws.String("sqs"), Endpoint: aws.String(queueARN),
+		}); err != nil {
+			return fmt.Errorf("localrun: subscribe queue to %s: %w", t.name, err)
+		}
 	}
 	def, err := os.ReadFile(filepath.Join(root, "statemachine", "recovery.asl.json"))
 	if err != nil {

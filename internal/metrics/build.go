@@ -39,7 +39,7 @@ func ForCheck(integ config.Integration, rec health.Record, results []probe.Resul
 		return []Datum{{MetricStaleTicks, nil, 1, UnitCount, at}}
 	}
 
-	n := 4 + len(results)*2
+	n := 5 + len(results)*2
 	for _, r := range results {
 		n += len(r.Metrics)
 	}
@@ -49,6 +49,7 @@ func ForCheck(integ config.Integration, rec health.Record, results []probe.Resul
 		Datum{MetricState, dimI, float64(rec.State.Code()), UnitNone, at},
 		Datum{MetricConsecutiveFailures, dimI, float64(rec.ConsecutiveFailures), UnitCount, at},
 		Datum{MetricCheckDuration, dimI, checkDurationMs(rec, results), UnitMilliseconds, at},
+		Datum{MetricSLOBurn, dimI, float64(rec.Availability.Burn(integ.SLO, at).Level), UnitNone, at},
 	)
 
 	for _, r := range results {
@@ -83,6 +84,12 @@ func ForCheck(integ config.Integration, rec health.Record, results []probe.Resul
 		}
 	}
 	return out
+}
+
+// AlertingFailed returns the datum of one failed convergence of the stack's
+// alarms and dashboard; like CheckerImpaired it exists only when it happens.
+func AlertingFailed(at time.Time) []Datum {
+	return []Datum{{MetricAlertingFailed, nil, 1, UnitCount, at}}
 }
 
 // CheckerImpaired returns the CheckerImpaired datum when n > 0 integrations'
@@ -120,10 +127,11 @@ func (e RecoveryEvent) String() string {
 	return "unknown"
 }
 
-// ForRecovery returns the datums of one recovery event: a count of 1 under
-// RecoveryStarted, RecoverySucceeded or RecoveryFailed, and for an outcome
-// (Succeeded, Failed) the attempt's duration as RecoveryDuration. An unknown
-// event yields no datums.
+// ForRecovery returns the datums of one recovery event: RecoveryStarted 1;
+// for an incident that ended recovered RecoverySucceeded 1, for one that
+// ended unrecovered RecoveryFailed 1 and RecoverySucceeded 0 (so its Average
+// is the success rate); and for either outcome the incident's duration as
+// RecoveryDuration. An unknown event yields no datums.
 func ForRecovery(integration string, ev RecoveryEvent, duration time.Duration, at time.Time) []Datum {
 	dimI := []Dim{{DimIntegration, integration}}
 	var name string
@@ -133,7 +141,11 @@ func ForRecovery(integration string, ev RecoveryEvent, duration time.Duration, a
 	case Succeeded:
 		name = MetricRecoverySucceeded
 	case Failed:
-		name = MetricRecoveryFailed
+		return []Datum{
+			{MetricRecoveryFailed, dimI, 1, UnitCount, at},
+			{MetricRecoverySucceeded, dimI, 0, UnitCount, at},
+			{MetricRecoveryDuration, dimI, max(ms(duration), 0), UnitMilliseconds, at},
+		}
 	default:
 		return nil
 	}

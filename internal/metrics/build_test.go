@@ -63,7 +63,14 @@ func TestForCheck(t *testing.T) {
 		"State{Integration=agent-bridge}=3 None",
 		"ConsecutiveFailures{Integration=agent-bridge}=2 Count",
 		"CheckDuration{Integration=agent-bridge}=42.5 Milliseconds",
+		"SLOBurn{Integration=agent-bridge}=0 None",
 	}
+	// Three failed checks in the hour, one of them in the last five
+	// minutes: the fast burn-rate rule fires.
+	burning := health.Record{State: health.Degraded, LastTick: tick, Availability: health.Availability{Minutes: []health.Bucket{
+		{Start: tick.Add(-40 * time.Minute).Unix(), Checks: 1}, {Start: tick.Add(-30 * time.Minute).Unix(), Checks: 1, Healthy: 1},
+		{Start: tick.Add(-20 * time.Minute).Unix(), Checks: 1}, {Start: tick.Add(-2 * time.Minute).Unix(), Checks: 1},
+	}}}
 	bodyAndCert := []string{
 		"MemoryMB{Integration=agent-bridge,Component=orchestrator}=512 Megabytes",
 		"AsyncTasks{Integration=agent-bridge,Component=orchestrator}=7 None",
@@ -109,6 +116,20 @@ func TestForCheck(t *testing.T) {
 				"State{Integration=x}=2 None",
 				"ConsecutiveFailures{Integration=x}=0 Count",
 				"CheckDuration{Integration=x}=9 Milliseconds",
+				"SLOBurn{Integration=x}=0 None",
+			},
+		},
+		{
+			name:  "fast burn",
+			integ: config.Integration{Name: "x", SLO: 99.9},
+			rec:   burning,
+			at:    tick,
+			want: []string{
+				"HealthScore{Integration=x}=0 None",
+				"State{Integration=x}=3 None",
+				"ConsecutiveFailures{Integration=x}=0 Count",
+				"CheckDuration{Integration=x}=0 Milliseconds",
+				"SLOBurn{Integration=x}=2 None",
 			},
 		},
 		{
@@ -124,6 +145,7 @@ func TestForCheck(t *testing.T) {
 				"State{Integration=agent-bridge}=4 None",
 				"ConsecutiveFailures{Integration=agent-bridge}=0 Count",
 				"CheckDuration{Integration=agent-bridge}=0 Milliseconds",
+				"SLOBurn{Integration=agent-bridge}=0 None",
 			},
 		},
 		{
@@ -157,8 +179,8 @@ func TestForRecovery(t *testing.T) {
 	}{
 		{Started, 0, []string{"RecoveryStarted{Integration=b}=1 Count"}},
 		{Succeeded, 1500 * time.Millisecond, []string{"RecoverySucceeded{Integration=b}=1 Count", "RecoveryDuration{Integration=b}=1500 Milliseconds"}},
-		{Failed, 250 * time.Millisecond, []string{"RecoveryFailed{Integration=b}=1 Count", "RecoveryDuration{Integration=b}=250 Milliseconds"}},
-		{Failed, -time.Second, []string{"RecoveryFailed{Integration=b}=1 Count", "RecoveryDuration{Integration=b}=0 Milliseconds"}},
+		{Failed, 250 * time.Millisecond, []string{"RecoveryFailed{Integration=b}=1 Count", "RecoverySucceeded{Integration=b}=0 Count", "RecoveryDuration{Integration=b}=250 Milliseconds"}},
+		{Failed, -time.Second, []string{"RecoveryFailed{Integration=b}=1 Count", "RecoverySucceeded{Integration=b}=0 Count", "RecoveryDuration{Integration=b}=0 Milliseconds"}},
 		{RecoveryEvent(9), time.Second, nil},
 	}
 	for _, tt := range tests {
@@ -190,6 +212,7 @@ func TestNamesMatchBuilders(t *testing.T) {
 	all = append(all, ForCheck(integ, health.Record{LastTick: tick}, []probe.Result{{Component: "orchestrator", CertDaysLeft: ptr(3.0)}}, tick)...)
 	all = append(all, ForCheck(integ, health.Record{LastTick: tick}, nil, tick.Add(-time.Second))...)
 	all = append(all, CheckerImpaired(tick, 2)...)
+	all = append(all, AlertingFailed(tick)...)
 	for _, ev := range []RecoveryEvent{Started, Succeeded, Failed} {
 		all = append(all, ForRecovery("b", ev, time.Second, tick)...)
 	}

@@ -20,11 +20,17 @@ const (
 	MetricState               = "State"               // None, health.State.Code(); availability is its share of 2 (ACTIVE)
 	MetricConsecutiveFailures = "ConsecutiveFailures" // Count
 	MetricCheckDuration       = "CheckDuration"       // Milliseconds, wall time of the integration's probes
+	// MetricSLOBurn is the worst multiwindow burn-rate rule of the
+	// integration's SLO that fires (health.Burn): 0 none, 1 slow, 2 fast.
+	// CloudWatch cannot AND two windows of different lengths in one metric
+	// alarm; the checker judges them from the availability it keeps anyway.
+	MetricSLOBurn = "SLOBurn" // None, health.BurnNone/BurnSlow/BurnFast
 
 	// No dimensions. The heartbeat is the HealthCheck function's own
 	// AWS/Lambda Invocations metric: nothing to publish.
 	MetricCheckerImpaired = "CheckerImpaired" // Count of integrations whose check was inconclusive, only when > 0
 	MetricStaleTicks      = "StaleTicks"      // Count, only when a stale tick was seen (one alarm for the stack)
+	MetricAlertingFailed  = "AlertingFailed"  // Count, only when converging the alarms and dashboard failed
 
 	// Per component (dimensions Integration, Component), only when the
 	// integration enables component_metrics.
@@ -35,9 +41,12 @@ const (
 	MetricCertificateDaysLeft = "CertificateDaysLeft" // None
 
 	// Recovery (dimension Integration).
-	MetricRecoveryStarted   = "RecoveryStarted"   // Count
+	MetricRecoveryStarted = "RecoveryStarted" // Count
+	// RecoverySucceeded is 1 when an incident ends recovered and 0 when it
+	// ends unrecovered: its Sum counts recoveries, its Average is the
+	// success rate, so one alarm metric watches the rate.
 	MetricRecoverySucceeded = "RecoverySucceeded" // Count
-	MetricRecoveryFailed    = "RecoveryFailed"    // Count
+	MetricRecoveryFailed    = "RecoveryFailed"    // Count, 1 when an incident ends unrecovered
 	MetricRecoveryDuration  = "RecoveryDuration"  // Milliseconds
 )
 
@@ -70,8 +79,10 @@ var Names = []Name{
 	{MetricState, dimsIntegration, UnitNone},
 	{MetricConsecutiveFailures, dimsIntegration, UnitCount},
 	{MetricCheckDuration, dimsIntegration, UnitMilliseconds},
+	{MetricSLOBurn, dimsIntegration, UnitNone},
 	{MetricCheckerImpaired, nil, UnitCount},
 	{MetricStaleTicks, nil, UnitCount},
+	{MetricAlertingFailed, nil, UnitCount},
 	{MetricComponentHealthy, dimsComponent, UnitNone},
 	{MetricComponentLatency, dimsComponent, UnitMilliseconds},
 	{MetricCertificateDaysLeft, dimsComponent, UnitNone},

@@ -1,5 +1,8 @@
 // Package notify publishes state changes and recovery outcomes to SNS (SPEC
-// §5), so subscribers learn of them without waiting for an alarm.
+// §5), so subscribers learn of them without waiting for an alarm. Each event
+// has a severity (Severity) and goes to that severity's topic: the warning
+// topic for what automation is handling, the critical topic for what needs
+// a person.
 package notify
 
 import (
@@ -36,8 +39,16 @@ const (
 // Message attribute names subscribers may filter on.
 const (
 	AttrKind        = "kind"
+	AttrSeverity    = "severity" // SeverityWarning or SeverityCritical
 	AttrIntegration = "integration"
 	AttrState       = "state" // the To state, when set
+)
+
+// Severities, also sent as the "severity" message attribute and in the
+// body. The template's own alarms use the same two topics.
+const (
+	SeverityWarning  = "warning"
+	SeverityCritical = "critical"
 )
 
 // MaxSubjectLen is the longest subject sent, in characters: SNS requires
@@ -62,6 +73,48 @@ type Event struct {
 	At          time.Time    `json:"at"`
 }
 
+// Severity is the severity of ev, which picks its topic. The rule is that
+// whoever was paged for something sees it end on the same topic:
+//
+//   - a state change touching FAILED (into it, or out of it: FAILED → ACTIVE,
+//     FAILED → DEGRADED) is critical, so the person paged for the failure
+//     sees it resolve; every other change (into or out of DEGRADED, the first
+//     checks of INITIALIZING) is a warning;
+//   - recovery started and a failed attempt are warnings: automation is
+//     still working on it, and the state change already paged if it was
+//     FAILED;
+//   - recovery succeeded follows the state change rule (a FAILED integration
+//     recovered is critical: it resolves that page);
+//   - recovery exhausted is critical: automation has given up and a cooldown
+//     runs, a person must act;
+//   - an execution that ended without recording its outcome is critical
+//     unless the integration is ACTIVE: otherwise it is exhaustion by
+//     another road (a cooldown follows, nothing else is being tried);
+//   - checker impaired is critical (nothing is counted or recovered while it
+//     lasts, and the <stack>/checker-impaired alarm pages too), and checker
+//     recovered is critical so that page is seen to resolve.
+//
+// An unknown kind is critical, so a kind added without a rule here pages
+// rather than hides (Publish refuses unknown kinds anyway).
+func Severity(ev Event) string {
+	touchesFailed := ev.From == health.Failed || ev.To == health.Failed
+	switch ev.Kind {
+	case KindStateChange, KindRecoverySucceeded:
+		if touchesFailed {
+			return SeverityCritical
+		}
+		return SeverityWarning
+	case KindRecoveryStarted, KindRecoveryFailed:
+		return SeverityWarning
+	case KindRecoveryEnded:
+		if ev.To == health.Active {
+			return SeverityWarning
+		}
+		return SeverityCritical
+	}
+	return SeverityCritical
+}
+
 // SNSAPI is the part of the SNS client Publisher uses; *sns.Client
 // satisfies it.
 type SNSAPI interface {
@@ -70,45 +123,82 @@ type SNSAPI interface {
 
 var _ SNSAPI = (*sns.Client)(nil)
 
-// Publisher sends events to one SNS topic. It is safe for concurrent use.
+// Topics are the SNS topics events go to, by severity. An empty ARN
+// disables that severity only: its events are dropped without a call.
+type Topics struct {
+	Warning  string // topic ARN of SeverityWarning events
+	Critical string // topic ARN of SeverityCritical events
+}
+
+// Publisher sends each event to the topic of its severity. It is safe for
+// concurrent use.
 type Publisher struct {
-	client   SNSAPI
-	topicARN string
+	client SNSAPI
+	topics Topics
 }
 
-// NewPublisher returns a Publisher for topicARN. With an empty topicARN
-// notifications are disabled and Publish does nothing.
+// NewRoutedPublisher returns a Publisher that sends each event to the topic
+// of its Severity (the functions' wiring, with the template's two topics).
+func NewRoutedPublisher(client SNSAPI, topics Topics) *Publisher {
+	return &Publisher{client: client, topics: topics}
+}
+
+// NewPublisher returns a Publisher that sends every event to topicARN,
+// whatever its severity (the severity attribute still says which), for a
+// caller with one topic. With an empty topicARN notifications are disabled
+// and Publish does nothing.
 func NewPublisher(client SNSAPI, topicARN string) *Publisher {
-	return &Publisher{client: client, topicARN: topicARN}
+	return NewRoutedPublisher(client, Topics{Warning: topicARN, Critical: topicARN})
 }
 
-// Enabled reports whether events are sent anywhere.
-func (p *Publisher) Enabled() bool { return p != nil && p.topicARN != "" }
+// Enabled reports whether events of any severity are sent anywhere.
+func (p *Publisher) Enabled() bool {
+	return p != nil && (p.topics.Warning != "" || p.topics.Critical != "")
+}
+
+// topic is the ARN events of severity go to; "" when that severity is
+// disabled.
+func (p *Publisher) topic(severity string) string {
+	if severity == SeverityWarning {
+		return p.topics.Warning
+	}
+	return p.topics.Critical
+}
 
 // message is the JSON body: the event plus a sentence for people reading it
 // in an email.
 type message struct {
 	Event
-	Source  string `json:"source"`
-	Summary string `json:"summary"`
+	Severity string `json:"severity"`
+	Source   string `json:"source"`
+	Summary  string `json:"summary"`
 }
 
-// Publish sends ev as a JSON message with a readable subject and the kind,
-// integration and (when set) state message attributes. It returns nil
-// without a call when the publisher is disabled.
+// Publish sends ev to the topic of its Severity as a JSON message with a
+// readable subject and the kind, severity, integration and (when set) state
+// message attributes. It returns nil without a call when ev's severity is
+// disabled. An unknown kind is ErrUnknownKind, whatever is enabled.
 func (p *Publisher) Publish(ctx context.Context, ev Event) error {
-	if !p.Enabled() {
-		return nil
-	}
 	summary, err := Summary(ev)
 	if err != nil {
 		return err
 	}
-	body, err := json.Marshal(message{Event: ev, Source: "vigil", Summary: summary})
+	if !p.Enabled() {
+		return nil
+	}
+	severity := Severity(ev)
+	topic := p.topic(severity)
+	if topic == "" {
+		return nil
+	}
+	body, err := json.Marshal(message{Event: ev, Severity: severity, Source: "vigil", Summary: summary})
 	if err != nil {
 		return fmt.Errorf("notify: encode %s for %s: %w", ev.Kind, ev.Integration, err)
 	}
-	attrs := map[string]types.MessageAttributeValue{AttrKind: stringAttr(ev.Kind)}
+	attrs := map[string]types.MessageAttributeValue{
+		AttrKind:     stringAttr(ev.Kind),
+		AttrSeverity: stringAttr(severity),
+	}
 	// SNS refuses empty attribute values.
 	if ev.Integration != "" {
 		attrs[AttrIntegration] = stringAttr(ev.Integration)
@@ -117,13 +207,13 @@ func (p *Publisher) Publish(ctx context.Context, ev Event) error {
 		attrs[AttrState] = stringAttr(string(ev.To))
 	}
 	_, err = p.client.Publish(ctx, &sns.PublishInput{
-		TopicArn:          aws.String(p.topicARN),
+		TopicArn:          aws.String(topic),
 		Subject:           aws.String(Subject(ev)),
 		Message:           aws.String(string(body)),
 		MessageAttributes: attrs,
 	})
 	if err != nil {
-		return fmt.Errorf("notify: publish %s for %s: %w", ev.Kind, ev.Integration, err)
+		return fmt.Errorf("notify: publish %s for %s to the %s topic: %w", ev.Kind, ev.Integration, severity, err)
 	}
 	return nil
 }

@@ -1,23 +1,21 @@
 package notify
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
 	"github.com/vigil-monitor/vigil/internal/awsenv"
 	"github.com/vigil-monitor/vigil/internal/emulator"
 	"github.com/vigil-monitor/vigil/internal/health"
@@ -83,140 +81,312 @@ func TestSubjectIsClipped(t *testing.T) {
 	}
 }
 
-// failingSNS fails every call; Publish must not reach it when disabled.
-type failingSNS struct{ calls int }
-
-func (f *failingSNS) Publish(context.Context, *sns.PublishInput, ...func(*sns.Options)) (*sns.PublishOutput, error) {
-	f.calls++
-	return nil, errors.New("unreachable")
-}
-
-func TestDisabledPublisherIsNoOp(t *testing.T) {
-	client := &failingSNS{}
-	p := NewPublisher(client, "")
-	if p.Enabled() {
-		t.Error("publisher without topic reports enabled")
-	}
-	if err := p.Publish(context.Background(), Event{Kind: KindStateChange}); err != nil || client.calls != 0 {
-		t.Errorf("Publish = %v after %d calls; want nil, 0", err, client.calls)
-	}
-}
-
-func TestPublishErrors(t *testing.T) {
-	client := &failingSNS{}
-	p := NewPublisher(client, "arn:aws:sns:us-east-1:123456789012:vigil")
-	if err := p.Publish(context.Background(), Event{Kind: "bogus", Integration: "b"}); !errors.Is(err, ErrUnknownKind) || client.calls != 0 {
-		t.Errorf("unknown kind: err %v after %d calls; want ErrUnknownKind, no call", err, client.calls)
-	}
-	err := p.Publish(context.Background(), Event{Kind: KindRecoveryStarted, Integration: "b"})
-	if err == nil || !strings.Contains(err.Error(), "recovery_started for b") {
-		t.Errorf("err = %v, want one naming kind and integration", err)
-	}
-}
-
-// sqsCall makes one SQS JSON-protocol call to moto. The SDK's SQS module is
-// not a dependency of Vigil, and this test is its only user, so the request
-// is signed and sent by hand.
-func sqsCall(t *testing.T, m *emulator.Moto, op string, in, out any) {
-	t.Helper()
-	body, err := json.Marshal(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.Endpoint+"/", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
-	req.Header.Set("X-Amz-Target", "AmazonSQS."+op)
-	cfg := m.AWSConfig()
-	creds, err := cfg.Credentials.Retrieve(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(body)
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "sqs", cfg.Region, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("sqs %s: status %d: %s", op, resp.StatusCode, b)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatalf("sqs %s: decode %s: %v", op, b, err)
+// TestSeverity holds every kind to its severity rule (see Severity): the
+// person paged for something sees it end on the same topic.
+func TestSeverity(t *testing.T) {
+	const w, c = SeverityWarning, SeverityCritical
+	for _, tt := range []struct {
+		kind     string
+		from, to health.State
+		want     string
+	}{
+		// State changes: anything touching FAILED is critical, both ways.
+		{KindStateChange, health.Active, health.Failed, c},
+		{KindStateChange, health.Degraded, health.Failed, c},
+		{KindStateChange, health.Initializing, health.Failed, c},
+		{KindStateChange, health.Failed, health.Active, c},
+		{KindStateChange, health.Failed, health.Degraded, c},
+		{KindStateChange, health.Active, health.Degraded, w},
+		{KindStateChange, health.Degraded, health.Active, w},
+		{KindStateChange, health.Uninitialized, health.Initializing, w},
+		{KindStateChange, health.Initializing, health.Active, w},
+		{KindStateChange, health.Initializing, health.Degraded, w},
+		// Automation still at work.
+		{KindRecoveryStarted, health.Failed, health.Failed, w},
+		{KindRecoveryStarted, health.Degraded, health.Degraded, w},
+		{KindRecoveryFailed, health.Failed, health.Failed, w},
+		{KindRecoveryFailed, health.Degraded, health.Failed, w},
+		// A recovery that resolves a FAILED page goes where the page went.
+		{KindRecoverySucceeded, health.Failed, health.Active, c},
+		{KindRecoverySucceeded, health.Degraded, health.Active, w},
+		// Automation gave up: a person must act.
+		{KindRecoveryExhausted, health.Failed, health.Failed, c},
+		{KindRecoveryExhausted, health.Degraded, health.Degraded, c},
+		{KindRecoveryEnded, health.Failed, health.Failed, c},
+		{KindRecoveryEnded, health.Degraded, health.Degraded, c},
+		{KindRecoveryEnded, health.Active, health.Active, w},
+		// The checker is blind, and then sees again: both on one topic.
+		{KindCheckerImpaired, "", "", c},
+		{KindCheckerRecovered, "", "", c},
+		// A kind without a rule pages rather than hides.
+		{"kind_added_later", health.Active, health.Active, c},
+	} {
+		ev := Event{Kind: tt.kind, Integration: "agent-bridge", From: tt.from, To: tt.to}
+		if got := Severity(ev); got != tt.want {
+			t.Errorf("Severity(%s %s → %s) = %s, want %s", tt.kind, tt.from, tt.to, got, tt.want)
 		}
 	}
 }
 
-func TestPublishThroughMotoToSQS(t *testing.T) {
-	ctx := context.Background()
-	m, err := emulator.StartMoto(ctx, emulator.MotoOptions{})
-	if err != nil {
-		t.Fatalf("start moto: %v", err)
-	}
-	defer m.Stop()
-	client := awsenv.New(m.AWSConfig()).SNS
+// One moto per test binary, started by the first test that needs it.
+var (
+	motoOnce sync.Once
+	moto     *emulator.Moto
+	motoErr  error
+)
 
-	topic, err := client.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("vigil-alerts")})
+func TestMain(m *testing.M) {
+	code := m.Run()
+	moto.Stop()
+	os.Exit(code)
+}
+
+func needMoto(t *testing.T) *emulator.Moto {
+	t.Helper()
+	motoOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		moto, motoErr = emulator.StartMoto(ctx, emulator.MotoOptions{})
+	})
+	if motoErr != nil {
+		t.Fatalf("start moto: %v", motoErr)
+	}
+	return moto
+}
+
+// inbox is an SNS topic on moto with an SQS queue subscribed to it, so what
+// the topic received can be read back.
+type inbox struct {
+	topicARN, queueURL string
+}
+
+// newInbox creates topic name and its queue on moto.
+func newInbox(ctx context.Context, t *testing.T, c *awsenv.Clients, name string) inbox {
+	t.Helper()
+	topic, err := c.SNS.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(name)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var queue struct{ QueueUrl string }
-	sqsCall(t, m, "CreateQueue", map[string]any{"QueueName": "vigil-inbox"}, &queue)
-	queueARN := fmt.Sprintf("arn:aws:sqs:%s:123456789012:vigil-inbox", emulator.Region)
-	if _, err := client.Subscribe(ctx, &sns.SubscribeInput{
+	q, err := sqs.NewFromConfig(c.Config).CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name + "-inbox")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	queueARN := fmt.Sprintf("arn:aws:sqs:%s:123456789012:%s-inbox", emulator.Region, name)
+	if _, err := c.SNS.Subscribe(ctx, &sns.SubscribeInput{
 		TopicArn: topic.TopicArn, Protocol: aws.String("sqs"), Endpoint: aws.String(queueARN),
 	}); err != nil {
 		t.Fatal(err)
 	}
+	return inbox{topicARN: aws.ToString(topic.TopicArn), queueURL: aws.ToString(q.QueueUrl)}
+}
 
-	ev := Event{
+// envelope is an SNS notification as an SQS subscriber receives it.
+type envelope struct {
+	TopicArn          string
+	Subject           string
+	Message           string
+	MessageAttributes map[string]struct{ Type, Value string }
+}
+
+// body is the JSON message Publish sends.
+type body struct {
+	Event
+	Severity string `json:"severity"`
+	Source   string `json:"source"`
+	Summary  string `json:"summary"`
+}
+
+// drain returns, in order, every notification the inbox's queue holds and
+// deletes them. moto delivers to SQS within Publish, so nothing is late.
+func (in inbox) drain(ctx context.Context, t *testing.T, c *awsenv.Clients) []envelope {
+	t.Helper()
+	q := sqs.NewFromConfig(c.Config)
+	var out []envelope
+	for {
+		got, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(in.queueURL), MaxNumberOfMessages: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Messages) == 0 {
+			return out
+		}
+		for _, m := range got.Messages {
+			var e envelope
+			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &e); err != nil {
+				t.Fatalf("notification %s: %v", aws.ToString(m.Body), err)
+			}
+			out = append(out, e)
+			if _, err := q.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(in.queueURL), ReceiptHandle: m.ReceiptHandle}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// kinds lists the "kind → state" of each notification, to compare inboxes.
+func kinds(t *testing.T, es []envelope) []string {
+	t.Helper()
+	var out []string
+	for _, e := range es {
+		var b body
+		if err := json.Unmarshal([]byte(e.Message), &b); err != nil {
+			t.Fatalf("message %q: %v", e.Message, err)
+		}
+		out = append(out, fmt.Sprintf("%s %s→%s", b.Kind, b.From, b.To))
+	}
+	return out
+}
+
+// Each event reaches exactly the topic of its severity, with the severity
+// as an attribute and in the body, through real SNS → SQS subscriptions.
+func TestPublishRoutesBySeverity(t *testing.T) {
+	ctx := context.Background()
+	c := awsenv.New(needMoto(t).AWSConfig())
+	warning := newInbox(ctx, t, c, "vigil-routes-warning")
+	critical := newInbox(ctx, t, c, "vigil-routes-critical")
+	p := NewRoutedPublisher(c.SNS, Topics{Warning: warning.topicARN, Critical: critical.topicARN})
+
+	failed := Event{
 		Kind: KindStateChange, Integration: "agent-bridge", From: health.Active, To: health.Failed,
 		Cause: "orchestrator: status 503", IncidentID: "agent-bridge-20251127T1403", At: at,
 	}
-	if err := NewPublisher(client, aws.ToString(topic.TopicArn)).Publish(ctx, ev); err != nil {
-		t.Fatal(err)
+	for _, ev := range []Event{
+		{Kind: KindStateChange, Integration: "agent-bridge", From: health.Active, To: health.Degraded, At: at},
+		failed,
+		{Kind: KindRecoveryStarted, Integration: "agent-bridge", From: health.Failed, To: health.Failed, Attempt: 1, At: at},
+		{Kind: KindRecoveryFailed, Integration: "agent-bridge", From: health.Failed, To: health.Failed, Attempt: 1, At: at},
+		{Kind: KindRecoverySucceeded, Integration: "agent-bridge", From: health.Failed, To: health.Active, Attempt: 2, At: at},
+		{Kind: KindStateChange, Integration: "agent-bridge", From: health.Degraded, To: health.Active, At: at},
+		{Kind: KindRecoveryExhausted, Integration: "agent-bridge", From: health.Degraded, To: health.Degraded, Attempt: 3, At: at},
+		{Kind: KindCheckerImpaired, Cause: "DNS: lookup timed out (integrations: a, b)", At: at},
+	} {
+		if err := p.Publish(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
 	}
 
-	var got struct {
-		Messages []struct{ Body string }
+	gotWarning, gotCritical := warning.drain(ctx, t, c), critical.drain(ctx, t, c)
+	for _, tc := range []struct {
+		name     string
+		got      []envelope
+		topic    string
+		severity string
+		want     []string
+	}{
+		{"warning", gotWarning, warning.topicARN, SeverityWarning, []string{
+			"state_change ACTIVE→DEGRADED", "recovery_started FAILED→FAILED", "recovery_failed FAILED→FAILED", "state_change DEGRADED→ACTIVE",
+		}},
+		{"critical", gotCritical, critical.topicARN, SeverityCritical, []string{
+			"state_change ACTIVE→FAILED", "recovery_succeeded FAILED→ACTIVE", "recovery_exhausted DEGRADED→DEGRADED", "checker_impaired →",
+		}},
+	} {
+		if got := kinds(t, tc.got); strings.Join(got, ", ") != strings.Join(tc.want, ", ") {
+			t.Errorf("%s topic received %q, want %q", tc.name, got, tc.want)
+		}
+		for _, e := range tc.got {
+			var b body
+			_ = json.Unmarshal([]byte(e.Message), &b)
+			if e.TopicArn != tc.topic || b.Severity != tc.severity {
+				t.Errorf("%s on topic %s with body severity %q, want %s and %s", b.Kind, e.TopicArn, b.Severity, tc.topic, tc.severity)
+			}
+			if a := e.MessageAttributes[AttrSeverity]; a.Type != "String" || a.Value != tc.severity {
+				t.Errorf("%s: severity attribute %+v, want String %q", b.Kind, a, tc.severity)
+			}
+		}
 	}
-	sqsCall(t, m, "ReceiveMessage", map[string]any{"QueueUrl": queue.QueueUrl, "MaxNumberOfMessages": 10, "WaitTimeSeconds": 2}, &got)
-	if len(got.Messages) != 1 {
-		t.Fatalf("queue holds %d messages, want 1", len(got.Messages))
+
+	// One notification in full: subject, every attribute, and the body.
+	if len(gotCritical) == 0 {
+		t.Fatal("nothing reached the critical topic")
 	}
-	var envelope struct {
-		Subject           string
-		Message           string
-		MessageAttributes map[string]struct{ Type, Value string }
+	e := gotCritical[0]
+	if e.Subject != "[Vigil] agent-bridge ACTIVE → FAILED" {
+		t.Errorf("subject %q", e.Subject)
 	}
-	if err := json.Unmarshal([]byte(got.Messages[0].Body), &envelope); err != nil {
-		t.Fatal(err)
-	}
-	if envelope.Subject != "[Vigil] agent-bridge ACTIVE → FAILED" {
-		t.Errorf("subject %q", envelope.Subject)
-	}
-	for k, want := range map[string]string{AttrKind: KindStateChange, AttrIntegration: "agent-bridge", AttrState: "FAILED"} {
-		if a := envelope.MessageAttributes[k]; a.Type != "String" || a.Value != want {
+	for k, want := range map[string]string{AttrKind: KindStateChange, AttrSeverity: SeverityCritical, AttrIntegration: "agent-bridge", AttrState: "FAILED"} {
+		if a := e.MessageAttributes[k]; a.Type != "String" || a.Value != want {
 			t.Errorf("attribute %s = %+v, want String %q", k, a, want)
 		}
 	}
-	var msg struct {
-		Event
-		Source  string `json:"source"`
-		Summary string `json:"summary"`
+	var b body
+	if err := json.Unmarshal([]byte(e.Message), &b); err != nil {
+		t.Fatalf("message %q: %v", e.Message, err)
 	}
-	if err := json.Unmarshal([]byte(envelope.Message), &msg); err != nil {
-		t.Fatalf("message %q: %v", envelope.Message, err)
+	if b.Event != failed || b.Severity != SeverityCritical || b.Source != "vigil" || b.Summary != "agent-bridge changed from ACTIVE to FAILED: orchestrator: status 503" {
+		t.Errorf("message %+v, want event %+v with severity, source and summary", b, failed)
 	}
-	if msg.Event != ev || msg.Source != "vigil" || msg.Summary != "agent-bridge changed from ACTIVE to FAILED: orchestrator: status 503" {
-		t.Errorf("message %+v, want event %+v with source and summary", msg, ev)
+	// The checker's events name no integration: SNS refuses empty
+	// attribute values, so the attribute is left out.
+	if _, set := gotCritical[len(gotCritical)-1].MessageAttributes[AttrIntegration]; set {
+		t.Errorf("checker_impaired carries an integration attribute")
+	}
+}
+
+// An empty topic ARN disables its severity only: no request for those
+// events, the other severity still delivered. One ARN for both (the
+// single-topic NewPublisher) receives every event.
+func TestPublishDisabledSeverities(t *testing.T) {
+	ctx := context.Background()
+	c := awsenv.New(needMoto(t).AWSConfig())
+	critical := newInbox(ctx, t, c, "vigil-only-critical")
+	both := newInbox(ctx, t, c, "vigil-both")
+	degraded := Event{Kind: KindStateChange, Integration: "agent-bridge", From: health.Active, To: health.Degraded, At: at}
+	failed := Event{Kind: KindStateChange, Integration: "agent-bridge", From: health.Degraded, To: health.Failed, At: at}
+
+	for _, tc := range []struct {
+		name          string
+		p             *Publisher
+		enabled       bool
+		wantPublishes int
+	}{
+		{"no topics", NewRoutedPublisher(c.SNS, Topics{}), false, 0},
+		{"single-topic publisher without a topic", NewPublisher(c.SNS, ""), false, 0},
+		{"critical only", NewRoutedPublisher(c.SNS, Topics{Critical: critical.topicARN}), true, 1},
+		{"one topic for both", NewPublisher(c.SNS, both.topicARN), true, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.p.Enabled() != tc.enabled {
+				t.Errorf("Enabled = %v, want %v", tc.p.Enabled(), tc.enabled)
+			}
+			before := c.Requests.Snapshot()
+			for _, ev := range []Event{degraded, failed} {
+				if err := tc.p.Publish(ctx, ev); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := c.Requests.Since(before)["SNS.Publish"]; got != tc.wantPublishes {
+				t.Errorf("%d SNS.Publish requests, want %d", got, tc.wantPublishes)
+			}
+		})
+	}
+	if got := kinds(t, critical.drain(ctx, t, c)); strings.Join(got, ", ") != "state_change DEGRADED→FAILED" {
+		t.Errorf("critical-only topic received %q, want only the change to FAILED", got)
+	}
+	if got := kinds(t, both.drain(ctx, t, c)); strings.Join(got, ", ") != "state_change ACTIVE→DEGRADED, state_change DEGRADED→FAILED" {
+		t.Errorf("single topic received %q, want both severities", got)
+	}
+}
+
+func TestPublishErrors(t *testing.T) {
+	ctx := context.Background()
+	c := awsenv.New(needMoto(t).AWSConfig())
+	missing := fmt.Sprintf("arn:aws:sns:%s:123456789012:vigil-no-such-topic", emulator.Region)
+	p := NewRoutedPublisher(c.SNS, Topics{Warning: missing, Critical: missing})
+
+	// An unknown kind is refused before any request, enabled or not.
+	before := c.Requests.Snapshot()
+	for _, p := range []*Publisher{p, NewPublisher(c.SNS, "")} {
+		if err := p.Publish(ctx, Event{Kind: "bogus", Integration: "b"}); !errors.Is(err, ErrUnknownKind) {
+			t.Errorf("unknown kind: err %v, want ErrUnknownKind", err)
+		}
+	}
+	if got := c.Requests.Since(before); len(got) != 0 {
+		t.Errorf("unknown kind sent %v", got)
+	}
+	// SNS refusing (the topic does not exist) is an error naming the kind,
+	// the integration and the severity's topic.
+	err := p.Publish(ctx, Event{Kind: KindRecoveryStarted, Integration: "b"})
+	if err == nil || !strings.Contains(err.Error(), "recovery_started for b to the warning topic") {
+		t.Errorf("err = %v, want one naming kind, integration and topic", err)
 	}
 }

@@ -28,6 +28,7 @@ func build(r health.Record, in config.Integration, configured bool, now time.Tim
 		NeverChecked:  r.HealthChecksPerformed == 0 && r.LastHealthCheck.IsZero(),
 		State:         state,
 		Score:         r.Score,
+		Grade:         GradeOf(state, r.Score),
 		Flapping:      r.Flapping,
 		InMaintenance: r.InMaintenance,
 		History:       slices.Clone(r.History),
@@ -47,7 +48,7 @@ func build(r health.Record, in config.Integration, configured bool, now time.Tim
 		SuccessfulRecoveries:      r.SuccessfulRecoveries,
 		TotalRecoveries:           r.TotalRecoveries,
 		CurrentUptimeStart:        utcPtr(r.CurrentUptimeStart),
-		UptimeSeconds:             r.UptimeSeconds,
+		UptimeSeconds:             uptimeAt(r, state, now),
 		ConsecutiveFailures:       r.ConsecutiveFailures,
 		ConsecutiveSuccesses:      r.ConsecutiveSuccesses,
 		LastHealthCheck:           timePtr(r.LastHealthCheck),
@@ -55,7 +56,11 @@ func build(r health.Record, in config.Integration, configured bool, now time.Tim
 		StaleTicks:                r.StaleTicks,
 		Inconclusive:              r.Inconclusive,
 		InconclusiveChecks:        r.InconclusiveChecks,
+
+		InitializationSuccessPercent: successPercent(r.SuccessfulInitializations, r.TotalInitializations),
+		RecoverySuccessPercent:       successPercent(r.SuccessfulRecoveries, r.TotalRecoveries),
 	}
+	v.Schedule = schedule(r.LastHealthCheck, now)
 	v.Metrics = metrics(r, in)
 	for i := range v.Components {
 		c := &v.Components[i]
@@ -65,8 +70,8 @@ func build(r health.Record, in config.Integration, configured bool, now time.Tim
 			}
 		}
 	}
-	v.Alerts = alerts(r, th)
 	v.Availability = availability(r.Availability, sloOf(in), now)
+	v.Alerts = alerts(r, in, th, v.Metrics, v.Availability, state, now)
 	v.Recovery = recovery(r, in, fl, now)
 	v.Latency = latency(r, now, o)
 	v.Recommendations = recommend(v, r, in, th, fl, now)
@@ -185,17 +190,11 @@ func metrics(r health.Record, in config.Integration) []Metric {
 		slices.Sort(names)
 		for _, n := range names {
 			d := defs[c.Name+"\x00"+n]
-			m := Metric{Component: c.Name, Name: n, Value: c.Metrics[n], Unit: d.Unit, Warning: d.Warning, Critical: d.Critical, Level: LevelOK}
-			if m.Unit == config.DefaultUnit {
-				m.Unit = ""
-			}
-			switch {
-			case d.Critical != nil && m.Value >= *d.Critical:
-				m.Level = LevelCritical
-			case d.Warning != nil && m.Value >= *d.Warning:
-				m.Level = LevelWarning
-			}
-			out = append(out, m)
+			v := c.Metrics[n]
+			// Exceeding a limit counts, not reaching it: the state machine
+			// (health.Judge) and the body-metric alarms judge so.
+			out = append(out, Metric{Component: c.Name, Name: n, Value: v, Unit: unitOf(d.Unit), Warning: d.Warning, Critical: d.Critical,
+				Level: levelUp(v, d.Warning, d.Critical, false)})
 		}
 	}
 	return out
@@ -206,75 +205,8 @@ func metricIssue(m Metric) string {
 	if m.Level == LevelCritical {
 		limit = m.Critical
 	}
-	word := "above"
-	if m.Value == *limit {
-		word = "at"
-	}
-	return fmt.Sprintf("%s %s %s %s %s", m.Name, fmtNum(m.Value), word, m.Level, fmtNum(*limit))
+	return fmt.Sprintf("%s %s above %s %s", m.Name, fmtNum(m.Value), m.Level, fmtNum(*limit))
 }
-
-func alerts(r health.Record, th config.Thresholds) []Alert {
-	fails := float64(r.ConsecutiveFailures)
-	out := []Alert{{
-		Name: "consecutive_failures", Warning: float64(th.FailureWarning), Critical: float64(th.FailureCritical),
-		Current: &fails, Level: levelUp(fails, float64(th.FailureWarning), float64(th.FailureCritical), true),
-	}}
-
-	lat := Alert{Name: "latency_ms", Warning: ms(th.LatencyWarning.D()), Critical: ms(th.LatencyCritical.D()), Level: LevelUnknown}
-	for _, c := range r.Components {
-		if c.Healthy && (lat.Current == nil || c.LatencyMs > *lat.Current) {
-			v := c.LatencyMs
-			lat.Current, lat.Subject = &v, c.Name
-		}
-	}
-	if lat.Current != nil {
-		lat.Level = levelUp(*lat.Current, lat.Warning, lat.Critical, false)
-	}
-	out = append(out, lat)
-
-	cert := Alert{Name: "cert_days_left", Warning: float64(th.CertWarningDays), Critical: float64(th.CertCriticalDays), Level: LevelUnknown}
-	for _, c := range r.Components {
-		if c.CertDaysLeft != nil && (cert.Current == nil || *c.CertDaysLeft < *cert.Current) {
-			v := math.Floor(*c.CertDaysLeft)
-			cert.Current, cert.Subject = &v, c.Name
-		}
-	}
-	if cert.Current != nil {
-		switch {
-		case *cert.Current <= cert.Critical:
-			cert.Level = LevelCritical
-		case *cert.Current <= cert.Warning:
-			cert.Level = LevelWarning
-		default:
-			cert.Level = LevelOK
-		}
-	}
-	return append(out, cert)
-}
-
-// levelUp grades a value that is bad when high; inclusive means reaching a
-// limit already counts (failures), otherwise it must be exceeded (latency,
-// as the state machine judges it).
-func levelUp(v, warn, crit float64, inclusive bool) string {
-	over := func(limit float64) bool {
-		if inclusive {
-			return v >= limit
-		}
-		return v > limit
-	}
-	switch {
-	case over(crit):
-		return LevelCritical
-	case over(warn):
-		return LevelWarning
-	}
-	return LevelOK
-}
-
-var windows = []struct {
-	label string
-	d     time.Duration
-}{{"1h", time.Hour}, {"24h", 24 * time.Hour}, {"30d", 30 * 24 * time.Hour}}
 
 // sloOf is the integration's objective; records with no config (removed
 // from the document) are judged against the default.
@@ -283,26 +215,6 @@ func sloOf(in config.Integration) float64 {
 		return config.DefaultSLO
 	}
 	return in.SLO
-}
-
-func availability(a health.Availability, slo float64, now time.Time) Availability {
-	out := Availability{
-		SLOPercent: slo,
-		P95Ms:      a.LatencyPercentile(95),
-		P99Ms:      a.LatencyPercentile(99),
-		Samples:    len(a.LatencyMs),
-	}
-	for _, w := range windows {
-		ratio, checks := a.Ratio(w.d, now)
-		win := Window{Window: w.label, Checks: checks}
-		if checks > 0 {
-			p := floorPercent(ratio)
-			meets := p >= slo
-			win.Percent, win.MeetsSLO = &p, &meets
-		}
-		out.Windows = append(out.Windows, win)
-	}
-	return out
 }
 
 func floorPercent(ratio float64) float64 {

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -71,6 +72,7 @@ func (m *md) integration(in Integration, now time.Time) {
 	m.latency(in)
 	m.metrics(in)
 	m.alerts(in)
+	m.schedule(in, now)
 	m.availability(in)
 	m.recovery(in, now)
 	m.line("### Recommendations")
@@ -91,7 +93,11 @@ func (m *md) overview(in Integration, now time.Time) {
 			slow++
 		}
 	}
-	overall := fmt.Sprintf("**Overall health: %s** — score %.1f / 100, %d of %s healthy", in.State, in.Score, healthy, plural(len(in.Components), "component"))
+	score := fmt.Sprintf("score %.1f / 100", in.Score)
+	if in.Grade != "" {
+		score = fmt.Sprintf("%s (%s)", in.Grade, score)
+	}
+	overall := fmt.Sprintf("**Overall health: %s** — %s, %d of %s healthy", in.State, score, healthy, plural(len(in.Components), "component"))
 	if slow > 0 {
 		overall += fmt.Sprintf(" (%d slow)", slow)
 	}
@@ -161,11 +167,17 @@ func (m *md) counters(in Integration) {
 	m.row("total_initializations", strconv.Itoa(c.TotalInitializations))
 	m.row("successful_initializations", strconv.Itoa(c.SuccessfulInitializations))
 	m.row("failed_initializations", strconv.Itoa(c.FailedInitializations))
+	m.row("initialization success rate", rate(c.InitializationSuccessPercent, c.SuccessfulInitializations, c.TotalInitializations))
 	m.row("recovery_attempts", strconv.Itoa(c.RecoveryAttempts))
 	m.row("successful_recoveries", strconv.Itoa(c.SuccessfulRecoveries))
 	m.row("total_recoveries", strconv.Itoa(c.TotalRecoveries))
+	m.row("recovery success rate", rate(c.RecoverySuccessPercent, c.SuccessfulRecoveries, c.TotalRecoveries))
 	m.row("current_uptime_start", optTime(c.CurrentUptimeStart))
-	m.row("uptime_seconds", fmt.Sprintf("%.0f", c.UptimeSeconds))
+	up := fmt.Sprintf("%.0f", math.Floor(c.UptimeSeconds))
+	if c.UptimeSeconds >= 1 {
+		up += " (" + fmtDur(time.Duration(math.Floor(c.UptimeSeconds))*time.Second) + ")"
+	}
+	m.row("uptime_seconds", up)
 	m.row("consecutive_failures", strconv.Itoa(c.ConsecutiveFailures))
 	m.row("consecutive_successes", strconv.Itoa(c.ConsecutiveSuccesses))
 	m.row("last_health_check", optTime(c.LastHealthCheck))
@@ -234,15 +246,7 @@ func (m *md) metrics(in Integration) {
 	m.line("| Component | Metric | Value | Warning | Critical | Status |")
 	m.line("|---|---|---:|---:|---:|---|")
 	for _, x := range in.Metrics {
-		val := fmtNum(x.Value)
-		u, ok := unitSymbols[x.Unit]
-		if !ok {
-			u = x.Unit
-		}
-		if u != "" {
-			val += " " + u
-		}
-		m.row(inert(x.Component), inert(x.Name), val, optNum(x.Warning), optNum(x.Critical), levelText(x.Level))
+		m.row(inert(x.Component), inert(x.Name), withUnit(x.Value, x.Unit), optNum(x.Warning), optNum(x.Critical), levelText(x.Level))
 	}
 	m.line("")
 }
@@ -250,32 +254,144 @@ func (m *md) metrics(in Integration) {
 func (m *md) alerts(in Integration) {
 	m.line("### Alert thresholds")
 	m.line("")
+	m.line("Current alert status: %s", alertStatus(in))
+	m.line("")
 	m.line("| Alert | Warning | Critical | Current | Status |")
 	m.line("|---|---|---|---|---|")
 	for _, a := range in.Alerts {
-		var label, warn, crit, cur string
-		switch a.Name {
-		case "consecutive_failures":
-			label, warn, crit = "Consecutive failures", "≥ "+fmtNum(a.Warning), "≥ "+fmtNum(a.Critical)
-			if a.Current != nil {
-				cur = fmtNum(*a.Current)
-			}
-		case "latency_ms":
-			label, warn, crit = "Component latency (slowest healthy)", "> "+fmtMs(a.Warning), "> "+fmtMs(a.Critical)
-			if a.Current != nil {
-				cur = fmtMs(*a.Current)
-			}
-		case "cert_days_left":
-			label, warn, crit = "Certificate days left (soonest)", "≤ "+fmtNum(a.Warning), "≤ "+fmtNum(a.Critical)
-			if a.Current != nil {
-				cur = fmtNum(*a.Current)
-			}
-		}
-		if a.Subject != "" {
-			cur += " (" + a.Subject + ")"
-		}
-		m.row(label, warn, crit, dash(cur), levelText(a.Level))
+		label, warn, crit, cur := alertCells(a, in)
+		m.row(label, dash(warn), dash(crit), dash(cur), levelText(a.Level))
 	}
+	m.line("")
+}
+
+// alertCells is one row of the alert table: its label, limits and current
+// value as text; "" where the alert has none.
+func alertCells(a Alert, in Integration) (label, warn, crit, cur string) {
+	switch a.Name {
+	case AlertConsecutiveFailures:
+		label, warn, crit = "Consecutive failures", limit("≥ ", a.Warning, fmtNum), limit("≥ ", a.Critical, fmtNum)
+		cur = opt(a.Current, fmtNum)
+	case AlertLatency:
+		label, warn, crit = "Component latency (slowest healthy)", limit("> ", a.Warning, fmtMs), limit("> ", a.Critical, fmtMs)
+		cur = opt(a.Current, fmtMs)
+	case AlertCertDays:
+		label, warn, crit = "Certificate days left (soonest)", limit("≤ ", a.Warning, fmtNum), limit("≤ ", a.Critical, fmtNum)
+		cur = opt(a.Current, fmtNum)
+	case AlertBodyMetric:
+		unit := func(v float64) string { return withUnit(v, a.Unit) }
+		label, warn, crit = fmt.Sprintf("%s (%s)", inert(a.Metric), inert(a.Subject)), limit("> ", a.Warning, unit), limit("> ", a.Critical, unit)
+		return label, warn, crit, opt(a.Current, unit)
+	case AlertSLOBurn:
+		label = "SLO burn rate (× the budget's pace)"
+		for _, r := range in.Availability.Burn.Rules {
+			s := fmt.Sprintf("≥ %s× over %s and %s", fmtNum(r.Rate), windowLabel(r.Long.Window), windowLabel(r.Short.Window))
+			if r.Severity == LevelCritical {
+				crit = s
+			} else {
+				warn = s
+			}
+		}
+		cur = burnCurrent(a, in.Availability.Burn)
+	case AlertRecoveryExhausted:
+		label, crit = "Recovery exhausted", fmt.Sprintf("all %s failed, or cooldown, while not ACTIVE", plural(in.Recovery.MaxAttempts, "attempt"))
+		cur = inert(a.Detail)
+	default:
+		label = inert(a.Name)
+	}
+	if a.Subject != "" && cur != "" {
+		cur += " (" + inert(a.Subject) + ")"
+	}
+	return label, warn, crit, cur
+}
+
+// burnCurrent prints the burn rate the alert watches, and why a rate over a
+// rule's limit is not firing: too few failed checks to page on.
+func burnCurrent(a Alert, b Burn) string {
+	if a.Current == nil {
+		return ""
+	}
+	s := fmtNum(*a.Current) + "×"
+	if a.Level != LevelOK {
+		return s
+	}
+	for _, r := range b.Rules {
+		if min(r.Long.Rate, r.Short.Rate) >= r.Rate && r.Long.Failed < r.MinFailed {
+			return fmt.Sprintf("%s (%s in %s; a rule needs %d)", s, plural(r.Long.Failed, "failed check"), windowLabel(r.Long.Window), r.MinFailed)
+		}
+	}
+	return s
+}
+
+// alertNames are the short names of alerts in the status line.
+var alertNames = map[string]string{
+	AlertConsecutiveFailures: "consecutive failures",
+	AlertLatency:             "latency",
+	AlertCertDays:            "certificate expiry",
+	AlertSLOBurn:             "SLO burn",
+	AlertRecoveryExhausted:   "recovery exhausted",
+}
+
+// alertStatus sums the alerts up as the reference report does: ALL CLEAR,
+// or how many are at each level and which.
+func alertStatus(in Integration) string {
+	var crit, warn []string
+	for _, a := range in.Alerts {
+		label := alertNames[a.Name]
+		if a.Name == AlertBodyMetric {
+			label = inert(a.Metric)
+		}
+		switch a.Level {
+		case LevelCritical:
+			crit = append(crit, label)
+		case LevelWarning:
+			warn = append(warn, label)
+		}
+	}
+	var parts []string
+	if len(crit) > 0 {
+		parts = append(parts, fmt.Sprintf("**%d CRITICAL** (%s)", len(crit), strings.Join(crit, ", ")))
+	}
+	if len(warn) > 0 {
+		parts = append(parts, fmt.Sprintf("**%d WARNING** (%s)", len(warn), strings.Join(warn, ", ")))
+	}
+	if len(parts) == 0 {
+		return "**ALL CLEAR**"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (m *md) schedule(in Integration, now time.Time) {
+	s := in.Schedule
+	m.line("### Health check schedule")
+	m.line("")
+	m.line("- Interval: %s (one check a minute, the template's schedule)", fmtDur(time.Duration(s.IntervalSeconds*float64(time.Second))))
+	last := "never"
+	if t := in.Counters.LastHealthCheck; t != nil {
+		last = fmt.Sprintf("%s (%s)", fmtTime(*t), ago(*t, now))
+	}
+	m.line("- Last check: %s", last)
+	switch {
+	case s.NextCheck == nil:
+		m.line("- Next check: unknown (never checked)")
+	case s.Overdue:
+		m.line("- Next check: was due %s, overdue by %s — is the HealthCheck schedule running?", fmtTime(*s.NextCheck), fmtDur(now.Sub(*s.NextCheck)))
+	case s.NextCheck.After(now):
+		m.line("- Next check: %s (in %s)", fmtTime(*s.NextCheck), fmtDur(s.NextCheck.Sub(now)))
+	default:
+		m.line("- Next check: %s (due now)", fmtTime(*s.NextCheck))
+	}
+	checks := fmt.Sprintf("- Checks performed: %d", in.Counters.HealthChecksPerformed)
+	var failed []string
+	for _, w := range in.Availability.Windows {
+		if w.Window != "1h" && w.Checks > 0 {
+			failed = append(failed, fmt.Sprintf("%d of %d in %s", w.Failed, w.Checks, windowLabel(w.Window)))
+		}
+	}
+	if len(failed) > 0 {
+		checks += "; failed: " + strings.Join(failed, ", ")
+	}
+	m.line("%s", checks)
 	m.line("")
 }
 
@@ -283,26 +399,75 @@ func (m *md) availability(in Integration) {
 	a := in.Availability
 	m.line("### Availability (SLO %s %%)", fmtNum(a.SLOPercent))
 	m.line("")
-	m.line("| Window | Availability | Checks | SLO |")
-	m.line("|---|---:|---:|---|")
+	m.line("| Window | Availability | Failed / checks | Downtime (est.) | SLO |")
+	m.line("|---|---:|---:|---:|---|")
 	for _, w := range a.Windows {
-		pct, slo := "—", "no data"
+		pct, down, slo := "—", "—", "no data"
 		if w.Percent != nil {
 			pct = fmtPct(*w.Percent) + " %"
+			down = fmtDur(time.Duration(*w.EstimatedDowntimeSeconds) * time.Second)
 			slo = "met"
 			if !*w.MeetsSLO {
 				slo = "**below**"
 			}
 		}
-		m.row(windowLabel(w.Window), pct, strconv.Itoa(w.Checks), slo)
+		m.row(windowLabel(w.Window), pct, fmt.Sprintf("%d / %d", w.Failed, w.Checks), down, slo)
 	}
+	m.line("")
+	m.line("Downtime is estimated: failed checks × %s, at one check a minute.", fmtDur(CheckInterval))
 	m.line("")
 	if a.Samples > 0 {
-		m.line("Check duration p95 %s, p99 %s (last %s).", fmtMs(a.P95Ms), fmtMs(a.P99Ms), plural(a.Samples, "check"))
+		m.line("Check duration: average %s, p95 %s, p99 %s (last %s).", fmtMs(a.AverageMs), fmtMs(a.P95Ms), fmtMs(a.P99Ms), plural(a.Samples, "check"))
 	} else {
-		m.line("Check duration p95 —, p99 — (no checks recorded).")
+		m.line("Check duration: average —, p95 —, p99 — (no checks recorded).")
 	}
 	m.line("")
+	m.sloBudget(a)
+}
+
+func (m *md) sloBudget(a Availability) {
+	eb := a.ErrorBudget
+	if a.SLOBufferPoints == nil || eb.LeftPercent == nil {
+		m.line("- SLO buffer (30 d): — (no checks)")
+		m.line("- Error budget (30 d, %s %% of checks may fail): — (no checks)", fmtPct(eb.BudgetPercent))
+	} else {
+		buf := *a.SLOBufferPoints
+		side := "above"
+		if buf < 0 {
+			side = "below"
+		}
+		m.line("- SLO buffer (30 d): %s points %s the %s %% objective", signed(buf), side, fmtNum(a.SLOPercent))
+		left := fmt.Sprintf("%s %% left — %d of %d allowed failed checks left", fmtNum(*eb.LeftPercent), *eb.FailedChecksLeft, *eb.AllowedFailedChecks)
+		if *eb.LeftPercent < 0 {
+			// The percentage of an overspent young budget (-99900 % after
+			// one failed check of one) says less than the counts.
+			left = fmt.Sprintf("**overspent** — %s against %d allowed", plural(eb.Failed, "failed check"), *eb.AllowedFailedChecks)
+		}
+		m.line("- Error budget (30 d, %s %% of checks may fail): %s (%d of %d checks failed)", fmtPct(eb.BudgetPercent), left, eb.Failed, eb.Checks)
+	}
+	m.line("")
+	m.line("| Burn rule | Long window | Short window | Fires at | Status |")
+	m.line("|---|---|---|---|---|")
+	for _, r := range a.Burn.Rules {
+		name := "Fast burn (pages)"
+		if r.Severity != LevelCritical {
+			name = "Slow burn (warns)"
+		}
+		status := "not firing"
+		if r.Firing {
+			status = "**FIRING**"
+		}
+		m.row(name, burnWindowText(r.Long), burnWindowText(r.Short),
+			fmt.Sprintf("≥ %s× in both, ≥ %d failed in %s", fmtNum(r.Rate), r.MinFailed, windowLabel(r.Long.Window)), status)
+	}
+	m.line("")
+}
+
+func burnWindowText(w BurnWindow) string {
+	if w.Checks == 0 {
+		return windowLabel(w.Window) + ": no checks"
+	}
+	return fmt.Sprintf("%s: %s× (%d of %d failed)", windowLabel(w.Window), fmtNum(w.Rate), w.Failed, w.Checks)
 }
 
 func (m *md) recovery(in Integration, now time.Time) {
@@ -379,14 +544,13 @@ var unitSymbols = map[string]string{
 	"Count/Second": "/s",
 }
 
+// windowLabel spells a compact window label out: "1h" → "1 h", "5m" →
+// "5 min".
 func windowLabel(w string) string {
-	switch w {
-	case "1h":
-		return "1 h"
-	case "24h":
-		return "24 h"
-	case "30d":
-		return "30 d"
+	for _, u := range []struct{ short, long string }{{"m", " min"}, {"h", " h"}, {"d", " d"}} {
+		if n, ok := strings.CutSuffix(w, u.short); ok && n != "" {
+			return n + u.long
+		}
 	}
 	return w
 }
@@ -423,6 +587,51 @@ func optTime(t *time.Time) string {
 	return fmtTime(*t)
 }
 
+// limit prints an optional alert limit with its comparison; "" when the
+// alert has no such level.
+func limit(op string, v *float64, f func(float64) string) string {
+	if v == nil {
+		return ""
+	}
+	return op + f(*v)
+}
+
+func opt(v *float64, f func(float64) string) string {
+	if v == nil {
+		return ""
+	}
+	return f(*v)
+}
+
+// withUnit prints a body metric's figure with its unit's symbol.
+func withUnit(v float64, unit string) string {
+	s := fmtNum(v)
+	u, ok := unitSymbols[unit]
+	if !ok {
+		u = unit
+	}
+	if u != "" {
+		s += " " + u
+	}
+	return s
+}
+
+// rate prints a success rate with what it is of; — when nothing was tried.
+func rate(p *float64, ok, total int) string {
+	if p == nil {
+		return "— (none yet)"
+	}
+	return fmt.Sprintf("%s %% (%d of %d)", fmtPct(*p), ok, total)
+}
+
+// signed prints a figure with its sign: +0.09, −1.5.
+func signed(v float64) string {
+	if v < 0 {
+		return "−" + fmtPct(-v)
+	}
+	return "+" + fmtPct(v)
+}
+
 func optNum(v *float64) string {
 	if v == nil {
 		return "—"
@@ -430,7 +639,8 @@ func optNum(v *float64) string {
 	return fmtNum(*v)
 }
 
-// fmtPct prints a percentage already floored to three decimals.
+// fmtPct prints a percentage already floored or rounded to a few decimals,
+// all of them.
 func fmtPct(p float64) string { return strconv.FormatFloat(p, 'f', -1, 64) }
 
 func ago(t, now time.Time) string {

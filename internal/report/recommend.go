@@ -77,6 +77,7 @@ func recommend(v Integration, r health.Record, in config.Integration, th config.
 	if len(below) > 0 {
 		add("availability below SLO %s %%: %s", fmtNum(v.Availability.SLOPercent), strings.Join(below, ", "))
 	}
+	out = append(out, burnAdvice(v.Availability)...)
 	if r.Flapping {
 		add("flapping: %d transitions in %s (limit %d); notifications and recovery starts are held until it settles",
 			transitionsIn(r.History, fl.Window.D(), now), fmtDur(fl.Window.D()), fl.MaxTransitions)
@@ -152,6 +153,7 @@ func recommend(v Integration, r health.Record, in config.Integration, th config.
 	if r.Inconclusive != "" {
 		add("last check inconclusive, nothing counted or recovered: %s; the checker's own resolver, network or secrets failed (CheckerImpaired alarm)", r.Inconclusive)
 	}
+	out = append(out, scheduleAdvice(v, now)...)
 	if r.StaleTicks > 0 {
 		add("%d late check deliveries were ignored as stale: the schedule's retry policy or maximum event age may be too generous", r.StaleTicks)
 	}
@@ -187,4 +189,46 @@ func transitionsIn(hist []health.Transition, window time.Duration, now time.Time
 		}
 	}
 	return n
+}
+
+// burnAdvice speaks for a firing burn-rate rule: the fast one alone when
+// both fire, since they count the same failures.
+func burnAdvice(a Availability) []string {
+	var fired *BurnRule
+	for i, r := range a.Burn.Rules {
+		if r.Firing && (fired == nil || r.Rate > fired.Rate) {
+			fired = &a.Burn.Rules[i]
+		}
+	}
+	if fired == nil {
+		return nil
+	}
+	what := "SLO fast burn (pages)"
+	if fired.Severity != LevelCritical {
+		what = "SLO slow burn (warns)"
+	}
+	s := fmt.Sprintf("%s: the last %s spends the error budget %s× and the last %s %s× as fast as SLO %s %% allows (fires at %s× in both; %d of %d checks failed)",
+		what, windowLabel(fired.Long.Window), fmtNum(fired.Long.Rate), windowLabel(fired.Short.Window), fmtNum(fired.Short.Rate),
+		fmtNum(a.SLOPercent), fmtNum(fired.Rate), fired.Long.Failed, fired.Long.Checks)
+	left := a.ErrorBudget.LeftPercent
+	if left != nil && *left <= 0 {
+		return []string{s + "; the 30-day budget is already spent: find what fails"}
+	}
+	if left != nil {
+		// A rate of 1 spends the whole budget in the 30-day period.
+		gone := time.Duration(*left / 100 * float64(budgetWindow) / fired.Long.Rate)
+		s += fmt.Sprintf("; at this pace the %s %% of the 30-day budget left is gone in %s", fmtNum(*left), fmtDur(gone))
+	}
+	return []string{s + "; find what fails before the budget runs out"}
+}
+
+// scheduleAdvice notices checks that stopped coming: a monitor that is not
+// running reports the last state it saw as if it were current.
+func scheduleAdvice(v Integration, now time.Time) []string {
+	s := v.Schedule
+	if !s.Overdue || v.Counters.LastHealthCheck == nil {
+		return nil
+	}
+	return []string{fmt.Sprintf("no check for %s (the next was due %s): everything above is as of %s; make sure the HealthCheck schedule is enabled and includes %s",
+		fmtDur(now.Sub(*v.Counters.LastHealthCheck)), fmtTime(*s.NextCheck), fmtTime(*v.Counters.LastHealthCheck), v.Name)}
 }

@@ -50,8 +50,9 @@ integrations:
           metrics:
             - {name: MemoryMB, json_path: memory_mb, unit: Megabytes, warning: 500, critical: 800}
             - {name: CPUPercent, json_path: cpu_percent, unit: Percent, warning: 70, critical: 90}
-            - {name: Connections, json_path: connections, unit: Count}
-            - {name: AsyncTasks, json_path: async_tasks, unit: Count, warning: 100, critical: 500}
+            - {name: Connections, json_path: connections, unit: Count, warning: 100}
+            - {name: AsyncTasks, json_path: async_tasks, unit: Count, warning: 50}
+            - {name: ErrorRatePercent, json_path: error_rate_percent, unit: Percent, warning: 0.1, critical: 1}
       - name: websocket
         type: websocket
         target: wss://bridge.example.com/ws
@@ -156,7 +157,7 @@ func comp(name string, healthy, critical bool, latency, score float64, err strin
 // warning, the certificate 45 days from expiry.
 func healthyComponents() []health.ComponentStatus {
 	m := comp("bridge-metrics", true, false, 95, 100, "")
-	m.Metrics = map[string]float64{"MemoryMB": 312, "CPUPercent": 23.5, "Connections": 42, "AsyncTasks": 12}
+	m.Metrics = map[string]float64{"MemoryMB": 312, "CPUPercent": 23.5, "Connections": 42, "AsyncTasks": 12, "ErrorRatePercent": 0.02}
 	ws := comp("websocket", true, true, 210, 100, "")
 	ws.CertDaysLeft = ptr(45.6)
 	return []health.ComponentStatus{
@@ -247,7 +248,7 @@ func cases(t *testing.T) []goldenCase {
 	degComps := healthyComponents()
 	degComps[1] = comp("orchestrator", true, true, 1_800, 90, "")
 	degComps[2] = comp("agent-registry", false, false, 5_000, 0, "GET https://bridge.example.com/health/agent-registry: status 503, want 200")
-	degComps[3].Metrics = map[string]float64{"MemoryMB": 812, "CPUPercent": 74.25, "Connections": 130, "AsyncTasks": 64}
+	degComps[3].Metrics = map[string]float64{"MemoryMB": 812, "CPUPercent": 74.25, "Connections": 130, "AsyncTasks": 64, "ErrorRatePercent": 0.4}
 	degComps[3].Score = 100
 	degComps[4].CertDaysLeft = ptr(5.2)
 	degraded := health.Record{

@@ -49,6 +49,18 @@ const (
 	RecoveryCooldown      = "cooldown"
 )
 
+// CheckInterval is the schedule of the checks: the template's EventBridge
+// Scheduler runs rate(1 minute). The report derives the next check and the
+// downtime estimate from it; it cannot see the deployed schedule.
+const CheckInterval = time.Minute
+
+// Burn levels in the view (health.BurnNone, BurnSlow, BurnFast).
+const (
+	BurnNone = "none"
+	BurnSlow = "slow"
+	BurnFast = "fast"
+)
+
 // Option tunes JSON and Markdown.
 type Option func(*options)
 
@@ -78,15 +90,18 @@ type Integration struct {
 	Name string `json:"name"`
 	// Configured is false for a stored record whose integration is no longer
 	// in the configuration; its thresholds are then the defaults.
-	Configured      bool                `json:"configured"`
-	NeverChecked    bool                `json:"never_checked"`
-	State           health.State        `json:"state"`
-	Score           float64             `json:"score"`
+	Configured   bool         `json:"configured"`
+	NeverChecked bool         `json:"never_checked"`
+	State        health.State `json:"state"`
+	Score        float64      `json:"score"`
+	// Grade is the label of the score (see GradeOf); empty when never checked.
+	Grade           string              `json:"grade,omitempty"`
 	Flapping        bool                `json:"flapping"`
 	InMaintenance   bool                `json:"in_maintenance"`
 	Components      []Component         `json:"components"`
 	StateMachine    StateMachine        `json:"state_machine"`
 	Counters        Counters            `json:"counters"`
+	Schedule        Schedule            `json:"schedule"`
 	History         []health.Transition `json:"history"`
 	Latency         []Target            `json:"latency_targets"`
 	Metrics         []Metric            `json:"metrics"`
@@ -131,16 +146,31 @@ type Counters struct {
 	SuccessfulRecoveries      int        `json:"successful_recoveries"`
 	TotalRecoveries           int        `json:"total_recoveries"`
 	CurrentUptimeStart        *time.Time `json:"current_uptime_start,omitempty"`
-	UptimeSeconds             float64    `json:"uptime_seconds"`
-	ConsecutiveFailures       int        `json:"consecutive_failures"`
-	ConsecutiveSuccesses      int        `json:"consecutive_successes"`
-	LastHealthCheck           *time.Time `json:"last_health_check,omitempty"`
-	ErrorMessage              string     `json:"error_message,omitempty"`
-	StaleTicks                int        `json:"stale_ticks"`
+	// UptimeSeconds runs from CurrentUptimeStart to the report time while
+	// ACTIVE or DEGRADED; the stored figure dates from the last write.
+	UptimeSeconds        float64    `json:"uptime_seconds"`
+	ConsecutiveFailures  int        `json:"consecutive_failures"`
+	ConsecutiveSuccesses int        `json:"consecutive_successes"`
+	LastHealthCheck      *time.Time `json:"last_health_check,omitempty"`
+	ErrorMessage         string     `json:"error_message,omitempty"`
+	StaleTicks           int        `json:"stale_ticks"`
 	// Inconclusive is why the last check judged nothing (a fault on the
 	// checker's side); InconclusiveChecks counts such checks.
 	Inconclusive       string `json:"inconclusive,omitempty"`
 	InconclusiveChecks int    `json:"inconclusive_checks"`
+	// Success rates in percent, floored to three decimals; null when
+	// nothing was attempted.
+	InitializationSuccessPercent *float64 `json:"initialization_success_percent"`
+	RecoverySuccessPercent       *float64 `json:"recovery_success_percent"`
+}
+
+// Schedule is when the integration was and will be checked.
+type Schedule struct {
+	IntervalSeconds float64 `json:"interval_seconds"`
+	// NextCheck is the last check plus CheckInterval; null when never checked.
+	NextCheck *time.Time `json:"next_check"`
+	// Overdue: a whole interval passed after NextCheck without a check.
+	Overdue bool `json:"overdue"`
 }
 
 // Target is one latency figure against its target.
@@ -163,23 +193,44 @@ type Metric struct {
 	Level     string   `json:"level"`
 }
 
-// Alert is one alarm threshold with the current value it watches.
+// Alert names.
+const (
+	AlertConsecutiveFailures = "consecutive_failures"
+	AlertLatency             = "latency_ms"
+	AlertCertDays            = "cert_days_left"
+	AlertBodyMetric          = "body_metric"        // one per configured metric with a threshold
+	AlertSLOBurn             = "slo_burn"           // warning: slow burn, critical: fast burn
+	AlertRecoveryExhausted   = "recovery_exhausted" // only with recovery configured
+)
+
+// Alert is one alarm threshold with the current value it watches. A missing
+// Warning or Critical is a level the alert does not have.
 type Alert struct {
-	Name     string   `json:"name"` // consecutive_failures | latency_ms | cert_days_left
-	Warning  float64  `json:"warning"`
-	Critical float64  `json:"critical"`
+	Name     string   `json:"name"`
+	Metric   string   `json:"metric,omitempty"` // body_metric: the metric's name
+	Unit     string   `json:"unit,omitempty"`
+	Warning  *float64 `json:"warning,omitempty"`
+	Critical *float64 `json:"critical,omitempty"`
 	Current  *float64 `json:"current,omitempty"`
 	Subject  string   `json:"subject,omitempty"` // the component the current value comes from
 	Level    string   `json:"level"`
+	Detail   string   `json:"detail,omitempty"` // what the current value means, when a number cannot say it
 }
 
 // Availability is the share of healthy checks per window against the SLO.
 type Availability struct {
 	SLOPercent float64  `json:"slo_percent"`
 	Windows    []Window `json:"windows"`
-	P95Ms      float64  `json:"p95_ms"`
-	P99Ms      float64  `json:"p99_ms"`
-	Samples    int      `json:"samples"`
+	// Check durations: the last Samples checks (at most health.LatencySamples).
+	AverageMs float64 `json:"average_ms"`
+	P95Ms     float64 `json:"p95_ms"`
+	P99Ms     float64 `json:"p99_ms"`
+	Samples   int     `json:"samples"`
+	// SLOBufferPoints is the 30-day availability minus the SLO, in
+	// percentage points (negative below it); null without checks.
+	SLOBufferPoints *float64    `json:"slo_buffer_points"`
+	ErrorBudget     ErrorBudget `json:"error_budget"`
+	Burn            Burn        `json:"burn"`
 }
 
 // Window is one availability window. Percent is floored to three decimals,
@@ -188,7 +239,51 @@ type Window struct {
 	Window   string   `json:"window"` // 1h | 24h | 30d
 	Percent  *float64 `json:"percent,omitempty"`
 	Checks   int      `json:"checks"`
+	Failed   int      `json:"failed"`
 	MeetsSLO *bool    `json:"meets_slo,omitempty"`
+	// EstimatedDowntimeSeconds is Failed × CheckInterval: time not ACTIVE,
+	// to the resolution of one check a minute.
+	EstimatedDowntimeSeconds *float64 `json:"estimated_downtime_seconds,omitempty"`
+}
+
+// ErrorBudget is the share of the last 30 days' checks the SLO allows to
+// fail, and what is left of it. The nullable fields are null without checks.
+type ErrorBudget struct {
+	BudgetPercent       float64  `json:"budget_percent"` // 100 − SLO
+	Checks              int      `json:"checks"`
+	Failed              int      `json:"failed"`
+	AllowedFailedChecks *int     `json:"allowed_failed_checks"` // of Checks, rounded down
+	FailedChecksLeft    *int     `json:"failed_checks_left"`    // negative when overspent
+	LeftPercent         *float64 `json:"left_percent"`          // 100 untouched, 0 spent, below 0 overspent
+}
+
+// Burn is how fast the error budget is being spent, judged by the
+// multiwindow rules of health.Availability.Burn.
+type Burn struct {
+	Level string     `json:"level"` // none | slow | fast
+	Rules []BurnRule `json:"rules"`
+}
+
+// BurnRule is one burn-rate rule as judged now: it fires when both windows
+// burn at least Rate times the sustainable pace and the long window holds at
+// least MinFailed failed checks.
+type BurnRule struct {
+	Name      string     `json:"name"`     // fast | slow
+	Severity  string     `json:"severity"` // fast: critical (pages), slow: warning
+	Rate      float64    `json:"rate"`
+	MinFailed int        `json:"min_failed"`
+	Long      BurnWindow `json:"long"`
+	Short     BurnWindow `json:"short"`
+	Firing    bool       `json:"firing"`
+}
+
+// BurnWindow is one window of a burn rule. Rate is the error rate over the
+// budget, rounded to two decimals: 1 spends the 30-day budget in 30 days.
+type BurnWindow struct {
+	Window string  `json:"window"` // 5m | 30m | 1h | 6h
+	Checks int     `json:"checks"`
+	Failed int     `json:"failed"`
+	Rate   float64 `json:"rate"`
 }
 
 // Recovery is the recovery bookkeeping and what it means now.

@@ -14,7 +14,9 @@ import (
 )
 
 // TestSamconfig checks samconfig.toml has both environments with what
-// `sam deploy` needs for a template with a nested application.
+// `sam deploy` needs (CAPABILITY_IAM for the functions' roles,
+// CAPABILITY_AUTO_EXPAND for the SAM transform), and overrides only
+// parameters the template has.
 func TestSamconfig(t *testing.T) {
 	t.Parallel()
 	var cfg map[string]any

@@ -55,19 +55,14 @@ func repoRoot(t *testing.T) string {
 const (
 	testBucket  = "vigil-stack-test"
 	codeKey     = "code.zip"
-	alarmsKey   = "integration-alarms.json"
-	alarmsURL   = "https://s3.amazonaws.com/" + testBucket + "/" + alarmsKey
 	codeURI     = "s3://" + testBucket + "/" + codeKey
 	aslRelPath  = "statemachine/recovery.asl.json"
 	pythonTools = "cfn-lint and aws-sam-translator (`make deps` installs them: pip install cfn-lint)"
 )
 
-// transformed is the SAM-transformed template.yaml and integration-alarms.yaml
-// as JSON documents.
+// transformed is the SAM-transformed template.yaml as a JSON document.
 type transformed struct {
 	Template doc `json:"template"`
-	Alarms   doc `json:"alarms"`
-	raw      []byte
 }
 
 // doc is a CloudFormation template decoded into plain maps.
@@ -141,8 +136,7 @@ func runTransform(root string) (*transformed, error) {
 		defer os.RemoveAll(filepath.Dir(asl))
 	}
 	cmd := exec.Command(python, filepath.Join("testdata", "transform.py"),
-		filepath.Join(root, "template.yaml"), asl, filepath.Join(root, "integration-alarms.yaml"),
-		codeURI, alarmsURL)
+		filepath.Join(root, "template.yaml"), asl, codeURI)
 	cmd.Env = append(os.Environ(), "AWS_DEFAULT_REGION="+emulator.Region, "AWS_REGION="+emulator.Region)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -153,7 +147,6 @@ func runTransform(root string) (*transformed, error) {
 	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
 		return nil, fmt.Errorf("transform.py output: %w", err)
 	}
-	out.raw = stdout.Bytes()
 	return &out, nil
 }
 
@@ -222,22 +215,6 @@ var pseudo = map[string]any{
 // rootParams are template.yaml's parameter defaults plus pseudo parameters.
 func rootParams(tr *transformed) map[string]any {
 	p := tr.Template.parameterDefaults()
-	for k, v := range pseudo {
-		p[k] = v
-	}
-	return p
-}
-
-// nestedParams are the parameters integration-alarms.yaml receives from
-// the MonitoredIntegrationAlarms block, over its own defaults.
-func nestedParams(t *testing.T, tr *transformed) map[string]any {
-	t.Helper()
-	stack := tr.Template.resource(t, "MonitoredIntegrationAlarms", "AWS::CloudFormation::Stack")
-	given, _ := resolve(stack["Properties"].(map[string]any)["Parameters"], rootParams(tr)).(map[string]any)
-	p := tr.Alarms.parameterDefaults()
-	for k, v := range given {
-		p[k] = v
-	}
 	for k, v := range pseudo {
 		p[k] = v
 	}

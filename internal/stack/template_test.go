@@ -2,28 +2,46 @@ package stack
 
 import (
 	"encoding/json"
+	"maps"
 	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vigil-monitor/vigil/internal/emulator"
 )
 
 // What moto silently skips (alarms, the schedule) and what it does not
 // check (IAM), asserted on the transformed template.
 
 var (
-	topicRef = map[string]any{"Ref": "VigilTopic"}
-	tableArn = map[string]any{"Fn::GetAtt": []any{"VigilTable", "Arn"}}
-	queueArn = map[string]any{"Fn::GetAtt": []any{"HealthCheckFailureQueue", "Arn"}}
-	smRef    = map[string]any{"Ref": "RecoveryStateMachine"}
+	warningRef  = map[string]any{"Ref": "WarningTopic"}
+	criticalRef = map[string]any{"Ref": "CriticalTopic"}
+	tableArn    = map[string]any{"Fn::GetAtt": []any{"VigilTable", "Arn"}}
+	queueArn    = map[string]any{"Fn::GetAtt": []any{"HealthCheckFailureQueue", "Arn"}}
+	smRef       = map[string]any{"Ref": "RecoveryStateMachine"}
+	healthArn   = map[string]any{"Fn::GetAtt": []any{"HealthCheckFunction", "Arn"}}
+	// topicKey is the key of both topics: the one the stack creates, or
+	// the one TopicKmsKeyArn names.
+	topicKey = map[string]any{"Fn::If": []any{"CreateTopicKey",
+		map[string]any{"Fn::GetAtt": []any{"VigilTopicKey", "Arn"}}, map[string]any{"Ref": "TopicKmsKeyArn"}}}
+	// The alarm and dashboard scopes of the HealthCheck role.
+	integrationAlarms = map[string]any{"Fn::Sub": "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${AWS::StackName}/*/*"}
+	stackAlarms       = map[string]any{"Fn::Sub": "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${AWS::StackName}/*"}
+	stackDashboard    = map[string]any{"Fn::Sub": "arn:${AWS::Partition}:cloudwatch::${AWS::AccountId}:dashboard/${AWS::StackName}"}
 )
 
-// wantAlarm is one alarm as SPEC section 5 and the cost budget want it.
+// severityTopic is the topic of severity's ALARM and OK actions.
+var severityTopic = map[string]any{"warning": warningRef, "critical": criticalRef}
+
+// wantAlarm is one of the monitor's own alarms as SPEC section 5 and the
+// cost budget want it. The integrations' alarms are not in the template:
+// internal/alerting creates them from the document.
 type wantAlarm struct {
 	id        string
-	nested    bool   // in integration-alarms.yaml
 	condition string // "" when always created
+	severity  string // picks the topic; first word of the description
 	name      string
 	namespace string
 	metric    string
@@ -33,38 +51,27 @@ type wantAlarm struct {
 	threshold float64
 	operator  string
 	missing   string
-	expr      string // metric math: the returned expression
 }
 
 func TestAlarms(t *testing.T) {
 	t.Parallel()
 	tr := transform(t)
-	integ := map[string]any{"Integration": "agent-bridge"}
-	comp := map[string]any{"Integration": "agent-bridge", "Component": "bridge-metrics"}
 	const (
-		ge, gt, lt = "GreaterThanOrEqualToThreshold", "GreaterThanThreshold", "LessThanThreshold"
-		prefix     = "vigil/agent-bridge/"
+		ge, lt       = "GreaterThanOrEqualToThreshold", "LessThanThreshold"
+		warn, critic = "warning", "critical"
 	)
+	fn := func(id string) map[string]any { return map[string]any{"FunctionName": map[string]any{"Ref": id}} }
 	want := []wantAlarm{
-		{"ConsecutiveFailuresWarningAlarm", true, "Warnings", prefix + "consecutive-failures-warning", "Vigil", "ConsecutiveFailures", integ, "Maximum", 60, 2, ge, "ignore", ""},
-		{"ConsecutiveFailuresCriticalAlarm", true, "", prefix + "consecutive-failures-critical", "Vigil", "ConsecutiveFailures", integ, "Maximum", 60, 3, ge, "ignore", ""},
-		{"CheckDurationWarningAlarm", true, "Warnings", prefix + "check-duration-warning", "Vigil", "CheckDuration", integ, "Maximum", 60, 1000, gt, "ignore", ""},
-		{"CheckDurationCriticalAlarm", true, "", prefix + "check-duration-critical", "Vigil", "CheckDuration", integ, "Maximum", 60, 5000, gt, "ignore", ""},
-		{"MemoryWarningAlarm", true, "BodyMetricWarnings", prefix + "memory-warning", "Vigil", "MemoryMB", comp, "Maximum", 60, 500, gt, "ignore", ""},
-		{"MemoryCriticalAlarm", true, "BodyMetrics", prefix + "memory-critical", "Vigil", "MemoryMB", comp, "Maximum", 60, 800, gt, "ignore", ""},
-		// Availability is State's percentile rank PR(1:2): the share of
-		// checks in state 2, ACTIVE (lower bound exclusive, upper inclusive).
-		{"AvailabilitySLOAlarm", true, "", prefix + "availability-slo", "Vigil", "State", integ, "PR(1:2)", 86400, 99.9, lt, "ignore", "availability"},
-		{"ErrorRateWarningAlarm", true, "Warnings", prefix + "error-rate-warning", "Vigil", "State", integ, "PR(1:2)", 21600, 0.1, gt, "ignore", "100 - active"},
-		{"ErrorRateCriticalAlarm", true, "", prefix + "error-rate-critical", "Vigil", "State", integ, "PR(1:2)", 21600, 1, gt, "ignore", "100 - active"},
-		{"RecoveryFailedAlarm", true, "", prefix + "recovery-failed", "Vigil", "RecoveryFailed", integ, "Sum", 60, 1, ge, "notBreaching", ""},
-		{"HeartbeatAlarm", false, "", "vigil/heartbeat", "AWS/Lambda", "Invocations", map[string]any{"FunctionName": map[string]any{"Ref": "HealthCheckFunction"}}, "Sum", 60, 1, lt, "breaching", ""},
-		{"CheckerImpairedAlarm", false, "", "vigil/checker-impaired", "Vigil", "CheckerImpaired", nil, "Maximum", 60, 1, ge, "notBreaching", ""},
-		{"StaleTicksAlarm", false, "", "vigil/stale-ticks", "Vigil", "StaleTicks", nil, "Sum", 300, 1, ge, "notBreaching", ""},
-		{"FailedChecksAlarm", false, "", "vigil/failed-checks", "AWS/SQS", "ApproximateNumberOfMessagesVisible", map[string]any{"QueueName": map[string]any{"Fn::GetAtt": []any{"HealthCheckFailureQueue", "QueueName"}}}, "Maximum", 300, 1, ge, "notBreaching", ""},
-		{"HealthCheckFunctionAlarm", false, "CreateFunctionAlarms", "vigil/healthcheck-errors", "AWS/Lambda", "Errors", map[string]any{"FunctionName": map[string]any{"Ref": "HealthCheckFunction"}}, "Sum", 60, 1, ge, "notBreaching", ""},
-		{"RecoveryFunctionAlarm", false, "CreateFunctionAlarms", "vigil/recovery-errors", "AWS/Lambda", "Errors", map[string]any{"FunctionName": map[string]any{"Ref": "RecoveryFunction"}}, "Sum", 60, 1, ge, "notBreaching", ""},
-		{"StatusFunctionAlarm", false, "CreateFunctionAlarms", "vigil/status-errors", "AWS/Lambda", "Errors", map[string]any{"FunctionName": map[string]any{"Ref": "StatusFunction"}}, "Sum", 60, 1, ge, "notBreaching", ""},
+		// The monitor blind: checks stop, fail or see nothing.
+		{"HeartbeatAlarm", "", critic, "vigil/heartbeat", "AWS/Lambda", "Invocations", fn("HealthCheckFunction"), "Sum", 60, 1, lt, "breaching"},
+		{"CheckerImpairedAlarm", "", critic, "vigil/checker-impaired", "Vigil", "CheckerImpaired", nil, "Maximum", 60, 1, ge, "notBreaching"},
+		{"HealthCheckFunctionAlarm", "CreateFunctionAlarms", critic, "vigil/healthcheck-errors", "AWS/Lambda", "Errors", fn("HealthCheckFunction"), "Sum", 60, 1, ge, "notBreaching"},
+		// One check lost or ignored, or a function nobody waits on failed.
+		{"StaleTicksAlarm", "", warn, "vigil/stale-ticks", "Vigil", "StaleTicks", nil, "Sum", 300, 1, ge, "notBreaching"},
+		{"AlertingFailedAlarm", "", warn, "vigil/alerting-failed", "Vigil", "AlertingFailed", nil, "Sum", 60, 1, ge, "notBreaching"},
+		{"FailedChecksAlarm", "", warn, "vigil/failed-checks", "AWS/SQS", "ApproximateNumberOfMessagesVisible", map[string]any{"QueueName": map[string]any{"Fn::GetAtt": []any{"HealthCheckFailureQueue", "QueueName"}}}, "Maximum", 300, 1, ge, "notBreaching"},
+		{"RecoveryFunctionAlarm", "CreateFunctionAlarms", warn, "vigil/recovery-errors", "AWS/Lambda", "Errors", fn("RecoveryFunction"), "Sum", 60, 1, ge, "notBreaching"},
+		{"StatusFunctionAlarm", "CreateFunctionAlarms", warn, "vigil/status-errors", "AWS/Lambda", "Errors", fn("StatusFunction"), "Sum", 60, 1, ge, "notBreaching"},
 	}
 	alarms := resolvedAlarms(t, tr)
 	if len(alarms) != len(want) {
@@ -90,33 +97,17 @@ func TestAlarms(t *testing.T) {
 			check("Threshold", w.threshold)
 			check("ComparisonOperator", w.operator)
 			check("TreatMissingData", w.missing)
-			check("AlarmActions", []any{topicRef})
-			check("OKActions", []any{topicRef})
-			ns, metric, dims, stat, period := p["Namespace"], p["MetricName"], p["Dimensions"], p["Statistic"], p["Period"]
-			if w.expr != "" {
-				ns, metric, dims, stat, period = nil, nil, nil, nil, nil
-				var returned []string
-				for _, m := range p["Metrics"].([]any) {
-					m := m.(map[string]any)
-					if m["ReturnData"] == true {
-						// An expression by its text, a metric by its id.
-						r, ok := m["Expression"].(string)
-						if !ok {
-							r = m["Id"].(string)
-						}
-						returned = append(returned, r)
-					}
-					ms, ok := m["MetricStat"].(map[string]any)
-					if !ok || metric != nil {
-						continue
-					}
-					mm := ms["Metric"].(map[string]any)
-					ns, metric, dims, stat, period = mm["Namespace"], mm["MetricName"], mm["Dimensions"], ms["Stat"], ms["Period"]
-				}
-				if !slices.Equal(returned, []string{w.expr}) {
-					t.Errorf("returned expressions %q, want [%q]", returned, w.expr)
-				}
+			// ALARM and OK both go to the severity's topic, so whoever
+			// is paged sees it end; the description says which.
+			check("AlarmActions", []any{severityTopic[w.severity]})
+			check("OKActions", []any{severityTopic[w.severity]})
+			if d, _ := p["AlarmDescription"].(string); !strings.HasPrefix(d, w.severity+": ") {
+				t.Errorf("AlarmDescription %q, want it to start with %q", d, w.severity+": ")
 			}
+			if _, set := p["InsufficientDataActions"]; set {
+				t.Errorf("InsufficientDataActions set: missing data is each alarm's TreatMissingData")
+			}
+			ns, metric, dims, stat, period := p["Namespace"], p["MetricName"], p["Dimensions"], p["Statistic"], p["Period"]
 			if ns != w.namespace || metric != w.metric || stat != w.stat || num(period) != w.period {
 				t.Errorf("metric %v/%v %v period %v, want %s/%s %s period %v", ns, metric, stat, period, w.namespace, w.metric, w.stat, w.period)
 			}
@@ -166,8 +157,16 @@ func TestSchedule(t *testing.T) {
 		if input.ScheduledTime != "<aws.scheduler.scheduled-time>" || input.Integrations == nil || len(input.Integrations) != 0 {
 			t.Errorf("Input %+v, want the scheduled-time placeholder and an empty integrations list", input)
 		}
-		// The scheduler's role may invoke the function and write the queue, nothing else.
+		// The scheduler's role may invoke the function and write the queue,
+		// nothing else, and only the scheduler of this account assumes it.
 		role := tr.Template.resource(t, "HealthCheckFunctionTickRole", "AWS::IAM::Role")
+		if !reflect.DeepEqual(target["RoleArn"], map[string]any{"Fn::GetAtt": []any{"HealthCheckFunctionTickRole", "Arn"}}) {
+			t.Errorf("schedule role %v", target["RoleArn"])
+		}
+		trust := role["Properties"].(map[string]any)["AssumeRolePolicyDocument"].(map[string]any)["Statement"].([]any)
+		if len(trust) != 1 || !reflect.DeepEqual(trust[0].(map[string]any)["Principal"], map[string]any{"Service": "scheduler.amazonaws.com"}) {
+			t.Errorf("schedule role trusts %v, want the scheduler only", trust)
+		}
 		for _, st := range statements(role) {
 			switch st.actions[0] {
 			case "lambda:InvokeFunction":
@@ -290,20 +289,38 @@ func TestIAMLeastPrivilege(t *testing.T) {
 	t.Parallel()
 	tr := transform(t)
 	tableActions := []string{"dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:PutItem"}
+	// What the HealthCheck may do to CloudWatch, by action: its own
+	// integrations' alarms (created from the document), listing the
+	// stack's alarms, its one dashboard. Nothing else anywhere: no
+	// PutMetricData (metrics leave as EMF log lines), no
+	// Disable/EnableAlarmActions (maintenance sets ActionsEnabled instead).
+	alarmsOnly := map[string]any{"ForAllValues:StringEquals": map[string]any{"cloudwatch:AlarmActions": []any{warningRef, criticalRef}}}
+	healthCheckCloudWatch := map[string]struct {
+		resource  any
+		condition any
+	}{
+		"cloudwatch:PutMetricAlarm":   {integrationAlarms, alarmsOnly},
+		"cloudwatch:DeleteAlarms":     {integrationAlarms, nil},
+		"cloudwatch:DescribeAlarms":   {stackAlarms, nil},
+		"cloudwatch:PutDashboard":     {stackDashboard, nil},
+		"cloudwatch:GetDashboard":     {stackDashboard, nil},
+		"cloudwatch:DeleteDashboards": {stackDashboard, nil},
+	}
 	for _, tc := range []struct {
 		role                      string
 		table                     []string
 		startsRecovery, publishes bool
+		cloudwatch                int // how many of healthCheckCloudWatch
 	}{
-		// No cloudwatch:PutMetricData: metrics leave as EMF log lines.
-		{"HealthCheckFunctionRole", []string{"dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:PutItem"}, true, true},
-		{"RecoveryFunctionRole", tableActions, false, true},
-		{"StatusFunctionRole", []string{"dynamodb:GetItem", "dynamodb:Query"}, false, false},
+		{"HealthCheckFunctionRole", []string{"dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:PutItem"}, true, true, len(healthCheckCloudWatch)},
+		{"RecoveryFunctionRole", tableActions, false, true, 0},
+		{"StatusFunctionRole", []string{"dynamodb:GetItem", "dynamodb:Query"}, false, false, 0},
 	} {
 		t.Run(tc.role, func(t *testing.T) {
 			role := tr.Template.resource(t, tc.role, "AWS::IAM::Role")
 			var table []string
 			var started, described, published bool
+			cloudwatch := map[string]bool{}
 			for _, st := range statements(role) {
 				for _, a := range st.actions {
 					if strings.HasSuffix(a, "*") {
@@ -330,8 +347,8 @@ func TestIAMLeastPrivilege(t *testing.T) {
 						described = true
 					case a == "sns:Publish":
 						published = true
-						if !reflect.DeepEqual(st.resources, []any{topicRef}) {
-							t.Errorf("%s on %v, want the topic only", a, st.resources)
+						if !reflect.DeepEqual(st.resources, []any{warningRef, criticalRef}) {
+							t.Errorf("%s on %v, want exactly the warning and critical topics", a, st.resources)
 						}
 					case a == "ssm:GetParameter" || a == "secretsmanager:GetSecretValue":
 						for _, r := range st.resources {
@@ -348,17 +365,19 @@ func TestIAMLeastPrivilege(t *testing.T) {
 						if st.cond != "EncryptTopic" {
 							t.Errorf("%s granted unless EncryptTopic (%q)", a, st.cond)
 						}
-						wantKey := map[string]any{"Fn::If": []any{"CreateTopicKey",
-							map[string]any{"Fn::GetAtt": []any{"VigilTopicKey", "Arn"}}, map[string]any{"Ref": "TopicKmsKeyArn"}}}
 						via := map[string]any{"StringEquals": map[string]any{"kms:ViaService": map[string]any{"Fn::Sub": "sns.${AWS::Region}.amazonaws.com"}}}
-						if !reflect.DeepEqual(st.resources, []any{wantKey}) || !reflect.DeepEqual(st.condition, via) {
-							t.Errorf("%s on %v if %v, want the topic key through SNS only", a, st.resources, st.condition)
+						if !reflect.DeepEqual(st.resources, []any{topicKey}) || !reflect.DeepEqual(st.condition, via) {
+							t.Errorf("%s on %v if %v, want the topics' key through SNS only", a, st.resources, st.condition)
 						}
-					case a == "cloudwatch:DescribeAlarms" || a == "cloudwatch:DisableAlarmActions" || a == "cloudwatch:EnableAlarmActions":
-						// Maintenance windows hold the stack's own alarms only.
-						want := map[string]any{"Fn::Sub": "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${AWS::StackName}/*"}
-						if tc.role != "HealthCheckFunctionRole" || !reflect.DeepEqual(st.resources, []any{want}) {
-							t.Errorf("%s on %v for %s, want the HealthCheck role on the stack's alarms only", a, st.resources, tc.role)
+					case strings.HasPrefix(a, "cloudwatch:"):
+						want, ok := healthCheckCloudWatch[a]
+						if !ok || tc.role != "HealthCheckFunctionRole" {
+							t.Errorf("%s on %v for %s: only the HealthCheck converges alarms and the dashboard, with %v", a, st.resources, tc.role, slices.Sorted(maps.Keys(healthCheckCloudWatch)))
+							continue
+						}
+						cloudwatch[a] = true
+						if !reflect.DeepEqual(st.resources, []any{want.resource}) || !reflect.DeepEqual(st.condition, want.condition) || st.cond != "" {
+							t.Errorf("%s on %v if %v (policy condition %q), want %v if %v", a, st.resources, st.condition, st.cond, want.resource, want.condition)
 						}
 					case a == "sqs:SendMessage" && tc.role == "HealthCheckFunctionRole":
 						if !reflect.DeepEqual(st.resources, []any{queueArn}) {
@@ -382,6 +401,9 @@ func TestIAMLeastPrivilege(t *testing.T) {
 			}
 			if started != tc.startsRecovery || published != tc.publishes {
 				t.Errorf("StartExecution %v, Publish %v; want %v %v", started, published, tc.startsRecovery, tc.publishes)
+			}
+			if len(cloudwatch) != tc.cloudwatch {
+				t.Errorf("CloudWatch actions %v, want %d of %v", slices.Sorted(maps.Keys(cloudwatch)), tc.cloudwatch, slices.Sorted(maps.Keys(healthCheckCloudWatch)))
 			}
 			if arns, _ := role["Properties"].(map[string]any)["ManagedPolicyArns"].([]any); len(arns) != 1 ||
 				!strings.Contains(arns[0].(string), "AWSLambdaBasicExecutionRole") {
@@ -423,21 +445,13 @@ func TestStateMachineDefinition(t *testing.T) {
 	}
 }
 
-// resolvedAlarms returns every alarm of both templates by logical id, with
-// parameters replaced by their defaults: the nested stack's by the values
-// template.yaml passes it.
+// resolvedAlarms returns every alarm of the template by logical id, with
+// parameters replaced by their defaults.
 func resolvedAlarms(t *testing.T, tr *transformed) map[string]map[string]any {
 	t.Helper()
 	out := map[string]map[string]any{}
 	for id, r := range tr.Template.ofType("AWS::CloudWatch::Alarm") {
 		out[id] = resolve(r, rootParams(tr)).(map[string]any)
-	}
-	nested := nestedParams(t, tr)
-	for id, r := range tr.Alarms.ofType("AWS::CloudWatch::Alarm") {
-		if _, dup := out[id]; dup {
-			t.Fatalf("alarm id %s in both templates", id)
-		}
-		out[id] = resolve(r, nested).(map[string]any)
 	}
 	return out
 }
@@ -473,11 +487,14 @@ func TestOutputs(t *testing.T) {
 	outputs, _ := tr.Template["Outputs"].(map[string]any)
 	want := map[string]any{
 		"TableName":               map[string]any{"Ref": "VigilTable"},
-		"TopicArn":                topicRef,
+		"WarningTopicArn":         warningRef,
+		"CriticalTopicArn":        criticalRef,
 		"StateMachineArn":         smRef,
 		"StatusFunctionUrl":       map[string]any{"Fn::GetAtt": []any{"StatusFunctionUrl", "FunctionUrl"}},
 		"HealthCheckFunctionName": map[string]any{"Ref": "HealthCheckFunction"},
-		"DashboardUrl":            map[string]any{"Fn::Sub": "https://${AWS::Region}.console.aws.amazon.com/cloudwatch/home?region=${AWS::Region}#dashboards:name=${VigilDashboard}"},
+		// The dashboard the HealthCheck creates from the document is named
+		// exactly after the stack.
+		"DashboardUrl": map[string]any{"Fn::Sub": "https://${AWS::Region}.console.aws.amazon.com/cloudwatch/home?region=${AWS::Region}#dashboards:name=${AWS::StackName}"},
 	}
 	if len(outputs) != len(want) {
 		t.Errorf("%d outputs, want %d", len(outputs), len(want))
@@ -519,32 +536,47 @@ func TestEnvironmentIsReadable(t *testing.T) {
 			}
 			return false
 		}
+		type grant struct {
+			action   string
+			resource any
+			cond     string
+		}
 		t.Run(id, func(t *testing.T) {
-			for name, want := range map[string]struct {
-				actions  []string
-				resource any
-				cond     string
-			}{
-				"VIGIL_CONFIG_PARAMETER":  {[]string{"ssm:GetParameter"}, map[string]any{"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${ConfigParameterName}"}, "HasConfigParameter"},
-				"VIGIL_TOPIC_ARN":         {[]string{"sns:Publish"}, topicRef, ""},
-				"VIGIL_STATE_MACHINE_ARN": {[]string{"states:StartExecution"}, smRef, ""},
-				"VIGIL_TABLE":             {[]string{"dynamodb:GetItem"}, tableArn, ""},
+			for name, wants := range map[string][]grant{
+				"VIGIL_CONFIG_PARAMETER": {{"ssm:GetParameter", map[string]any{"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${ConfigParameterName}"}, "HasConfigParameter"}},
+				// A topic may be encrypted: whoever publishes needs its key.
+				"VIGIL_WARNING_TOPIC_ARN":  {{"sns:Publish", warningRef, ""}, {"kms:GenerateDataKey", topicKey, "EncryptTopic"}},
+				"VIGIL_CRITICAL_TOPIC_ARN": {{"sns:Publish", criticalRef, ""}, {"kms:GenerateDataKey", topicKey, "EncryptTopic"}},
+				"VIGIL_STATE_MACHINE_ARN":  {{"states:StartExecution", smRef, ""}},
+				"VIGIL_TABLE":              {{"dynamodb:GetItem", tableArn, ""}},
+				// The stack's name scopes the alarms and the dashboard the
+				// function converges on the document, and removes at deletion.
+				"VIGIL_STACK_NAME": {
+					{"cloudwatch:DescribeAlarms", stackAlarms, ""},
+					{"cloudwatch:PutMetricAlarm", integrationAlarms, ""},
+					{"cloudwatch:DeleteAlarms", integrationAlarms, ""},
+					{"cloudwatch:GetDashboard", stackDashboard, ""},
+					{"cloudwatch:PutDashboard", stackDashboard, ""},
+					{"cloudwatch:DeleteDashboards", stackDashboard, ""},
+				},
 			} {
 				if _, told := env[name]; !told {
 					continue
 				}
-				for _, a := range want.actions {
-					if !can(a, want.resource, want.cond) {
-						t.Errorf("environment names %s, but the role may not %s it", name, a)
+				for _, w := range wants {
+					if !can(w.action, w.resource, w.cond) {
+						t.Errorf("environment names %s, but the role may not %s %v", name, w.action, w.resource)
 					}
 				}
 			}
-			// The topic is encrypted: whoever publishes needs its key.
-			if _, told := env["VIGIL_TOPIC_ARN"]; told {
-				key := map[string]any{"Fn::If": []any{"CreateTopicKey", map[string]any{"Fn::GetAtt": []any{"VigilTopicKey", "Arn"}}, map[string]any{"Ref": "TopicKmsKeyArn"}}}
-				if !can("kms:GenerateDataKey", key, "") {
-					t.Errorf("environment names the topic, but the role may not use its key")
-				}
+			// Either topic without the other is a severity silently lost.
+			_, warns := env["VIGIL_WARNING_TOPIC_ARN"]
+			_, pages := env["VIGIL_CRITICAL_TOPIC_ARN"]
+			if warns != pages {
+				t.Errorf("told the warning topic %v, the critical topic %v: want both or neither", warns, pages)
+			}
+			if _, old := env["VIGIL_TOPIC_ARN"]; old {
+				t.Errorf("VIGIL_TOPIC_ARN is read by no function any more")
 			}
 		})
 	}
@@ -577,6 +609,279 @@ func TestTopicKeyMustBeAnARN(t *testing.T) {
 	} {
 		if re.MatchString(v) != ok {
 			t.Errorf("TopicKmsKeyArn %q accepted = %v, want %v", v, !ok, ok)
+		}
+	}
+}
+
+// Two topics, one per severity, each with its optional email subscription,
+// both encrypted alike (TopicKmsKeyArn: none, the stack's key, or a key ARN).
+func TestTopics(t *testing.T) {
+	t.Parallel()
+	tr := transform(t)
+	if n := len(tr.Template.ofType("AWS::SNS::Topic")); n != 2 {
+		t.Errorf("%d topics, want 2 (warning and critical)", n)
+	}
+	key := map[string]any{"Fn::If": []any{"EncryptTopic",
+		map[string]any{"Fn::If": []any{"CreateTopicKey", map[string]any{"Ref": "VigilTopicKey"}, map[string]any{"Ref": "TopicKmsKeyArn"}}},
+		map[string]any{"Ref": "AWS::NoValue"}}}
+	conditions := tr.Template["Conditions"].(map[string]any)
+	params := tr.Template["Parameters"].(map[string]any)
+	for _, tc := range []struct{ topic, subscription, condition, email string }{
+		{"WarningTopic", "WarningTopicEmailSubscription", "HasWarningEmail", "WarningEmail"},
+		{"CriticalTopic", "CriticalTopicEmailSubscription", "HasCriticalEmail", "CriticalEmail"},
+	} {
+		p := tr.Template.resource(t, tc.topic, "AWS::SNS::Topic")["Properties"].(map[string]any)
+		if !reflect.DeepEqual(p["KmsMasterKeyId"], key) {
+			t.Errorf("%s: KmsMasterKeyId %v, want %v", tc.topic, p["KmsMasterKeyId"], key)
+		}
+		sub := tr.Template.resource(t, tc.subscription, "AWS::SNS::Subscription")
+		sp := sub["Properties"].(map[string]any)
+		if sub["Condition"] != tc.condition || !reflect.DeepEqual(sp["TopicArn"], map[string]any{"Ref": tc.topic}) ||
+			sp["Protocol"] != "email" || !reflect.DeepEqual(sp["Endpoint"], map[string]any{"Ref": tc.email}) {
+			t.Errorf("%s: %v", tc.subscription, sub)
+		}
+		// Optional: no address, no subscription.
+		want := map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{map[string]any{"Ref": tc.email}, ""}}}}
+		if !reflect.DeepEqual(conditions[tc.condition], want) {
+			t.Errorf("condition %s = %v, want %v", tc.condition, conditions[tc.condition], want)
+		}
+		if def := params[tc.email].(map[string]any)["Default"]; def != "" {
+			t.Errorf("%s default %v, want empty", tc.email, def)
+		}
+	}
+	for _, gone := range []string{"AlarmEmail", "MonitoredIntegration", "BodyMetricComponent", "WarningAlarms"} {
+		if _, ok := params[gone]; ok {
+			t.Errorf("parameter %s is still there", gone)
+		}
+	}
+}
+
+// dependencies returns the logical ids of the resources r refers to: its
+// DependsOn, and every Ref, Fn::GetAtt and Fn::Sub variable naming a
+// resource.
+func dependencies(d doc, r map[string]any) map[string]bool {
+	res := d.resources()
+	out := map[string]bool{}
+	add := func(id string) {
+		if _, ok := res[id]; ok {
+			out[id] = true
+		}
+	}
+	switch dep := r["DependsOn"].(type) {
+	case string:
+		add(dep)
+	case []any:
+		for _, id := range dep {
+			add(id.(string))
+		}
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				switch k {
+				case "Ref":
+					if id, ok := e.(string); ok {
+						add(id)
+					}
+				case "Fn::GetAtt":
+					if l, ok := e.([]any); ok && len(l) > 0 {
+						add(l[0].(string))
+					}
+				case "Fn::Sub":
+					str, _ := e.(string)
+					if l, ok := e.([]any); ok && len(l) > 0 {
+						str, _ = l[0].(string)
+					}
+					for _, m := range subVarRE.FindAllStringSubmatch(str, -1) {
+						id, _, _ := strings.Cut(m[1], ".")
+						add(id)
+					}
+				}
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(r["Properties"])
+	return out
+}
+
+// dependsOn reports whether resource from depends on resource to, directly
+// or through others: CloudFormation then deletes from before to.
+func dependsOn(d doc, from, to string) bool {
+	seen := map[string]bool{}
+	next := []string{from}
+	for len(next) > 0 {
+		id := next[len(next)-1]
+		next = next[:len(next)-1]
+		r, _ := d.resources()[id].(map[string]any)
+		for dep := range dependencies(d, r) {
+			if dep == to {
+				return true
+			}
+			if !seen[dep] {
+				seen[dep] = true
+				next = append(next, dep)
+			}
+		}
+	}
+	return false
+}
+
+// The integrations' alarms and the dashboard are made at run time, so the
+// stack asks the HealthCheck to remove them when it is deleted: a custom
+// resource served by the function, deleted after every schedule that could
+// recreate them and before the function and the role that can remove them.
+func TestAlertingCleanup(t *testing.T) {
+	t.Parallel()
+	tr := transform(t)
+	d := tr.Template
+	r := d.resource(t, "AlertingCleanup", "Custom::VigilAlerting")
+	p := r["Properties"].(map[string]any)
+	if !reflect.DeepEqual(p["ServiceToken"], healthArn) {
+		t.Errorf("ServiceToken %v, want the HealthCheck function's ARN", p["ServiceToken"])
+	}
+	if !reflect.DeepEqual(p["StackName"], map[string]any{"Ref": "AWS::StackName"}) {
+		t.Errorf("StackName %v, want the stack's name", p["StackName"])
+	}
+	// CloudFormation invokes the function asynchronously and the function
+	// allows no retry: a lost answer holds the deletion until this, not the
+	// hour CloudFormation waits by default. Long enough for the function's
+	// own timeout.
+	timeout := num(d.resource(t, "HealthCheckFunction", "AWS::Lambda::Function")["Properties"].(map[string]any)["Timeout"]).(float64)
+	if st, ok := num(p["ServiceTimeout"]).(float64); !ok || st < 2*timeout || st >= 3600 {
+		t.Errorf("ServiceTimeout %v, want at least twice the function's %v s and under an hour", p["ServiceTimeout"], timeout)
+	}
+	if len(p) != 3 {
+		t.Errorf("properties %v, want ServiceToken, ServiceTimeout and StackName", p)
+	}
+
+	// The schedule names it in DependsOn, as the template says why.
+	schedule := d.resource(t, "HealthCheckFunctionTick", "AWS::Scheduler::Schedule")
+	if dep, _ := schedule["DependsOn"].(string); dep != "AlertingCleanup" {
+		if l, _ := schedule["DependsOn"].([]any); !slices.Contains(l, any("AlertingCleanup")) {
+			t.Errorf("schedule DependsOn %v, want AlertingCleanup", schedule["DependsOn"])
+		}
+	}
+	// Deletion order, from the whole dependency graph: whatever invokes the
+	// HealthCheck on a timer goes first; the function and its role (whose
+	// policy grants DeleteAlarms and DeleteDashboards) go after.
+	for id, res := range d.resources() {
+		kind := res.(map[string]any)["Type"]
+		if kind != "AWS::Scheduler::Schedule" && kind != "AWS::Events::Rule" {
+			continue
+		}
+		if !dependsOn(d, id, "AlertingCleanup") {
+			t.Errorf("%s (%s) may be deleted after AlertingCleanup and recreate what it removed", id, kind)
+		}
+	}
+	for _, id := range []string{"HealthCheckFunction", "HealthCheckFunctionRole"} {
+		if !dependsOn(d, "AlertingCleanup", id) {
+			t.Errorf("AlertingCleanup does not depend on %s: it could be deleted before the clean-up runs", id)
+		}
+		if dependsOn(d, id, "AlertingCleanup") {
+			t.Errorf("%s depends on AlertingCleanup: a cycle", id)
+		}
+	}
+	// Nothing of the nested alarms stack or the template's dashboard is left.
+	for _, kind := range []string{"AWS::CloudFormation::Stack", "AWS::Serverless::Application", "AWS::CloudWatch::Dashboard"} {
+		if n := len(d.ofType(kind)); n != 0 {
+			t.Errorf("%d resources of type %s: alarms and dashboard come from the document", n, kind)
+		}
+	}
+}
+
+// iamMatch reports whether an IAM resource pattern (with * and ?) matches
+// arn, as IAM compares them: case-sensitively, * across any characters,
+// "/" and ":" included.
+func iamMatch(pattern, arn string) bool {
+	var re strings.Builder
+	re.WriteString("^")
+	for _, r := range pattern {
+		switch r {
+		case '*':
+			re.WriteString(".*")
+		case '?':
+			re.WriteString(".")
+		default:
+			re.WriteString(regexp.QuoteMeta(string(r)))
+		}
+	}
+	re.WriteString("$")
+	return regexp.MustCompile(re.String()).MatchString(arn)
+}
+
+// The HealthCheck's CloudWatch grants, resolved for a stack named "vigil",
+// reach exactly the names internal/alerting uses ("vigil/<integration>/<name>"
+// alarms and the "vigil" dashboard): not another stack's, and the
+// template's own alarms ("vigil/heartbeat") only to be read.
+func TestAlertingScopes(t *testing.T) {
+	t.Parallel()
+	tr := transform(t)
+	role := tr.Template.resource(t, "HealthCheckFunctionRole", "AWS::IAM::Role")
+	granted := map[string][]string{}
+	for _, st := range statements(role) {
+		for _, a := range st.actions {
+			if !strings.HasPrefix(a, "cloudwatch:") {
+				continue
+			}
+			for _, r := range st.resources {
+				arn, ok := resolve(r, rootParams(tr)).(string)
+				if !ok {
+					t.Fatalf("%s on %v: not resolved", a, r)
+				}
+				granted[a] = append(granted[a], arn)
+			}
+		}
+	}
+	const (
+		alarm = "arn:aws:cloudwatch:" + emulator.Region + ":123456789012:alarm:"
+		dash  = "arn:aws:cloudwatch::123456789012:dashboard/"
+	)
+	integration := []string{
+		alarm + "vigil/agent-bridge/consecutive-failures-critical", alarm + "vigil/payments/slo-burn-fast",
+		alarm + "vigil/agent-bridge/bridge-metrics/MemoryMB-critical", // a body metric's: component/metric
+	}
+	own := []string{alarm + "vigil/heartbeat", alarm + "vigil/checker-impaired"}
+	foreign := []string{
+		alarm + "vigil-prod/agent-bridge/consecutive-failures-critical", alarm + "vigil-prod/heartbeat",
+		alarm + "vigilant/heartbeat", alarm + "other/vigil/agent-bridge", "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:vigil/agent-bridge/x",
+		"arn:aws:cloudwatch:" + emulator.Region + ":210987654321:alarm:vigil/agent-bridge/x",
+		dash + "vigil", dash + "vigil-prod", dash + "vigil2",
+	}
+	for _, tc := range []struct {
+		action string
+		allow  []string
+	}{
+		{"cloudwatch:PutMetricAlarm", integration},
+		{"cloudwatch:DeleteAlarms", integration},
+		{"cloudwatch:DescribeAlarms", append(slices.Clone(integration), own...)},
+		{"cloudwatch:PutDashboard", []string{dash + "vigil"}},
+		{"cloudwatch:GetDashboard", []string{dash + "vigil"}},
+		{"cloudwatch:DeleteDashboards", []string{dash + "vigil"}},
+	} {
+		patterns := granted[tc.action]
+		if len(patterns) == 0 {
+			t.Errorf("%s not granted", tc.action)
+			continue
+		}
+		allowed := func(arn string) bool {
+			return slices.ContainsFunc(patterns, func(p string) bool { return iamMatch(p, arn) })
+		}
+		for _, arn := range tc.allow {
+			if !allowed(arn) {
+				t.Errorf("%s on %v refuses %s", tc.action, patterns, arn)
+			}
+		}
+		for _, arn := range slices.Concat(integration, own, foreign) {
+			if !slices.Contains(tc.allow, arn) && allowed(arn) {
+				t.Errorf("%s on %v allows %s", tc.action, patterns, arn)
+			}
 		}
 	}
 }

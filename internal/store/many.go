@@ -32,13 +32,26 @@ type Updated struct {
 // and does not stop the others. If the batch read itself fails, every entry
 // carries that error and nothing is written.
 func (s *Store) UpdateMany(ctx context.Context, names []string, limit int, fn func(name string, cur health.Record) (health.Record, bool, error)) []Updated {
+	out, _, _ := s.updateMany(ctx, names, limit, fn, false)
+	return out
+}
+
+// UpdateManyApplied is UpdateMany that also reads the applied alerting plan
+// in the same batched read, so the check learns whether its plan is applied
+// without a request of its own. err is the batch read's error (also in
+// every entry); then Applied is unknown.
+func (s *Store) UpdateManyApplied(ctx context.Context, names []string, limit int, fn func(name string, cur health.Record) (health.Record, bool, error)) ([]Updated, Applied, error) {
+	return s.updateMany(ctx, names, limit, fn, true)
+}
+
+func (s *Store) updateMany(ctx context.Context, names []string, limit int, fn func(name string, cur health.Record) (health.Record, bool, error), withApplied bool) ([]Updated, Applied, error) {
 	out := make([]Updated, len(names))
-	items, err := s.getMany(ctx, names)
+	items, applied, err := s.getMany(ctx, names, withApplied)
 	if err != nil {
 		for i := range out {
 			out[i].Err = err
 		}
-		return out
+		return out, Applied{}, err
 	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, max(1, limit))
@@ -53,18 +66,27 @@ func (s *Store) UpdateMany(ctx context.Context, names []string, limit int, fn fu
 		}()
 	}
 	wg.Wait()
-	return out
+	return out, decodeApplied(applied), nil
 }
 
-// getMany reads the state items of names; an absent item is absent from the
-// map. Unprocessed keys (throttling) are retried with backoff, a bounded
-// number of times.
-func (s *Store) getMany(ctx context.Context, names []string) (map[string]map[string]types.AttributeValue, error) {
+// getMany reads the state items of names (an absent item is absent from the
+// map) and, with withApplied, the applied alerting plan's item in the first
+// batch (it takes one of the batch's 100 keys). Unprocessed keys (throttling)
+// are retried with backoff, a bounded number of times.
+func (s *Store) getMany(ctx context.Context, names []string, withApplied bool) (map[string]map[string]types.AttributeValue, map[string]types.AttributeValue, error) {
 	items := make(map[string]map[string]types.AttributeValue, len(names))
-	for start := 0; start < len(names); start += maxBatchKeys {
+	var applied map[string]types.AttributeValue
+	perBatch := maxBatchKeys
+	if withApplied {
+		perBatch--
+	}
+	for start := 0; start < len(names) || (start == 0 && withApplied); start += perBatch {
 		var keys []map[string]types.AttributeValue
+		if start == 0 && withApplied {
+			keys = append(keys, appliedKey())
+		}
 		seen := map[string]bool{}
-		for _, n := range names[start:min(start+maxBatchKeys, len(names))] {
+		for _, n := range names[start:min(start+perBatch, len(names))] {
 			if !seen[n] { // BatchGetItem refuses duplicate keys
 				seen[n] = true
 				keys = append(keys, stateKey(n))
@@ -74,9 +96,13 @@ func (s *Store) getMany(ctx context.Context, names []string) (map[string]map[str
 		for try := 1; len(req) > 0; try++ {
 			res, err := s.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
 			if err != nil {
-				return nil, fmt.Errorf("store: read %d states: %w", len(keys), err)
+				return nil, nil, fmt.Errorf("store: read %d states: %w", len(keys), err)
 			}
 			for _, item := range res.Responses[s.table] {
+				if stringAttr(item, attrPK) == appliedPK {
+					applied = item
+					continue
+				}
 				items[stringAttr(item, attrSK)] = item
 			}
 			req = res.UnprocessedKeys
@@ -84,12 +110,12 @@ func (s *Store) getMany(ctx context.Context, names []string) (map[string]map[str
 				break
 			}
 			if try == maxBatchTries {
-				return nil, fmt.Errorf("store: read %d states: %d keys still unprocessed after %d tries", len(keys), len(req[s.table].Keys), try)
+				return nil, nil, fmt.Errorf("store: read %d states: %d keys still unprocessed after %d tries", len(keys), len(req[s.table].Keys), try)
 			}
 			if err := sleep(ctx, backoff(try)); err != nil {
-				return nil, fmt.Errorf("store: read states: %w", err)
+				return nil, nil, fmt.Errorf("store: read states: %w", err)
 			}
 		}
 	}
-	return items, nil
+	return items, applied, nil
 }

@@ -6,6 +6,7 @@
 //	state    pk="STATE"                 sk=<integration>                          kind="state"   schema=1
 //	history  pk="HISTORY#<integration>" sk=<UTC time, 9 fraction digits>#<nnn>   kind="history" expires_at=+30 days
 //	attempt  pk="INCIDENT#<incident>"   sk="ATTEMPT#<nnn>"                        kind="attempt" expires_at=+90 days
+//	applied  pk="ALERTING"              sk="applied"                              kind="applied" (applied.go)
 //
 // A state item is a health.Record marshalled with its dynamodbav tags, plus
 // pk, sk, kind and schema. Writes are conditional on the record's version, so

@@ -1,13 +1,12 @@
 """Transform Vigil's SAM template offline, the way `sam package` + CloudFormation would.
 
-Usage: transform.py TEMPLATE ASL_FILE ALARMS_TEMPLATE CODE_S3_URI ALARMS_URL
+Usage: transform.py TEMPLATE ASL_FILE CODE_S3_URI
 
 Local paths are replaced first, as `sam package` does: every function's
 CodeUri by CODE_S3_URI, the state machine's DefinitionUri by the definition
-read from ASL_FILE, the nested application's Location by ALARMS_URL. Then
-samtranslator transforms the template with a region set and a managed-policy
-loader that needs no AWS account. Prints JSON:
-{"template": <transformed template>, "alarms": <ALARMS_TEMPLATE as JSON>}.
+read from ASL_FILE. Then samtranslator transforms the template with a region
+set and a managed-policy loader that needs no AWS account. Prints JSON:
+{"template": <transformed template>}.
 """
 
 import json
@@ -29,15 +28,13 @@ class OfflinePolicyLoader:
 
 
 def main():
-    template_path, asl_path, alarms_path, code_uri, alarms_url = sys.argv[1:6]
+    template_path, asl_path, code_uri = sys.argv[1:4]
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     os.environ.setdefault("AWS_REGION", os.environ["AWS_DEFAULT_REGION"])
     with open(template_path) as f:
         template = yaml_parse(f.read())
     with open(asl_path) as f:
         definition = json.load(f)
-    with open(alarms_path) as f:
-        alarms = yaml_parse(f.read())
 
     for resource in template.get("Resources", {}).values():
         props = resource.setdefault("Properties", {})
@@ -47,14 +44,12 @@ def main():
         elif kind == "AWS::Serverless::StateMachine" and "DefinitionUri" in props:
             del props["DefinitionUri"]
             props["Definition"] = definition
-        elif kind == "AWS::Serverless::Application":
-            props["Location"] = alarms_url
     globals_fn = template.get("Globals", {}).get("Function", {})
     if "CodeUri" in globals_fn:
         globals_fn["CodeUri"] = code_uri
 
     out = transform(template, {}, OfflinePolicyLoader())
-    json.dump({"template": out, "alarms": alarms}, sys.stdout, indent=1, sort_keys=True, default=str)
+    json.dump({"template": out}, sys.stdout, indent=1, sort_keys=True, default=str)
 
 
 if __name__ == "__main__":
