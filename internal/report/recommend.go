@@ -9,22 +9,52 @@ import (
 	"github.com/vigil-monitor/vigil/internal/health"
 )
 
+// facts is what the advice rules read about one integration.
+type facts struct {
+	v   Integration
+	r   health.Record
+	in  config.Integration
+	th  config.Thresholds
+	fl  config.Flapping
+	now time.Time
+	// unhealthy describes each unhealthy component, "name (kind): error".
+	unhealthy []string
+}
+
+// A rule returns the advice one kind of finding calls for, or nothing.
+type rule func(f facts) []string
+
+// rules run in this order, most urgent first.
+var rules = []rule{
+	notConfigured, failures, slowComponents, metricLevels, certificates, belowSLO,
+	func(f facts) []string { return burnAdvice(f.v.Availability) },
+	flapping, maintenance, recoveryStatus, noRecovery, initializing, slowHealthCheck, inconclusive,
+	func(f facts) []string { return scheduleAdvice(f.v, f.now) },
+	staleTicks,
+}
+
 // recommend derives the actions the data calls for, most urgent first. Every
 // sentence quotes the figures it is based on; when nothing is wrong it says
 // why it thinks so.
 func recommend(v Integration, r health.Record, in config.Integration, th config.Thresholds, fl config.Flapping, now time.Time) []string {
-	var out []string
-	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
-
-	if !v.Configured {
-		add("%s is stored but not in the configuration: it is no longer checked; delete its state item if it was removed on purpose (thresholds shown are the defaults)", v.Name)
-	}
+	f := facts{v: v, r: r, in: in, th: th, fl: fl, now: now, unhealthy: unhealthyComponents(v)}
 	if v.NeverChecked {
-		add("Never checked: no health check has been recorded for %s yet; make sure a HealthCheck schedule includes it", v.Name)
+		return append(notConfigured(f), fmt.Sprintf("Never checked: no health check has been recorded for %s yet; make sure a HealthCheck schedule includes it", v.Name))
+	}
+	var out []string
+	for _, advise := range rules {
+		out = append(out, advise(f)...)
+	}
+	if len(out) > 0 {
 		return out
 	}
+	return []string{allClear(v)}
+}
 
-	var unhealthy []string
+func one(format string, args ...any) []string { return []string{fmt.Sprintf(format, args...)} }
+
+func unhealthyComponents(v Integration) []string {
+	var out []string
 	for _, c := range v.Components {
 		if c.Status == StatusUnhealthy {
 			msg := c.LastError
@@ -35,72 +65,117 @@ func recommend(v Integration, r health.Record, in config.Integration, th config.
 			if !c.Critical {
 				kind = "non-critical"
 			}
-			unhealthy = append(unhealthy, fmt.Sprintf("%s (%s): %s", c.Name, kind, msg))
+			out = append(out, fmt.Sprintf("%s (%s): %s", c.Name, kind, msg))
 		}
 	}
-	if len(unhealthy) > 0 {
-		n := r.ConsecutiveFailures
-		switch {
-		case n >= th.FailureCritical:
-			add("%s: failed %d checks in a row (critical at %d): %s", v.State, n, th.FailureCritical, strings.Join(unhealthy, "; "))
-		case n >= th.FailureWarning:
-			add("%s: failed %d checks in a row (warning at %d, critical at %d): %s", v.State, n, th.FailureWarning, th.FailureCritical, strings.Join(unhealthy, "; "))
-		default:
-			add("%s: failed the last check (%d in a row, warning at %d): %s", v.State, n, th.FailureWarning, strings.Join(unhealthy, "; "))
-		}
+	return out
+}
+
+func notConfigured(f facts) []string {
+	if f.v.Configured {
+		return nil
 	}
-	for _, c := range v.Components {
+	return one("%s is stored but not in the configuration: it is no longer checked; delete its state item if it was removed on purpose (thresholds shown are the defaults)", f.v.Name)
+}
+
+func failures(f facts) []string {
+	if len(f.unhealthy) == 0 {
+		return nil
+	}
+	n, th, list := f.r.ConsecutiveFailures, f.th, strings.Join(f.unhealthy, "; ")
+	switch {
+	case n >= th.FailureCritical:
+		return one("%s: failed %d checks in a row (critical at %d): %s", f.v.State, n, th.FailureCritical, list)
+	case n >= th.FailureWarning:
+		return one("%s: failed %d checks in a row (warning at %d, critical at %d): %s", f.v.State, n, th.FailureWarning, th.FailureCritical, list)
+	}
+	return one("%s: failed the last check (%d in a row, warning at %d): %s", f.v.State, n, th.FailureWarning, list)
+}
+
+func slowComponents(f facts) []string {
+	var out []string
+	for _, c := range f.v.Components {
 		if c.Status == StatusSlow {
-			add("%s latency %s above warning %s (critical %s)", c.Name, fmtMs(c.LatencyMs), fmtMs(ms(th.LatencyWarning.D())), fmtMs(ms(th.LatencyCritical.D())))
+			out = append(out, one("%s latency %s above warning %s (critical %s)", c.Name, fmtMs(c.LatencyMs), fmtMs(ms(f.th.LatencyWarning.D())), fmtMs(ms(f.th.LatencyCritical.D())))...)
 		}
 	}
-	for _, m := range v.Metrics {
+	return out
+}
+
+func metricLevels(f facts) []string {
+	var out []string
+	for _, m := range f.v.Metrics {
 		if m.Level != LevelOK {
-			add("%s: %s", m.Component, metricIssue(m))
+			out = append(out, one("%s: %s", m.Component, metricIssue(m))...)
 		}
 	}
-	for _, c := range v.Components {
-		if d := c.CertDaysLeft; d != nil && *d <= float64(th.CertWarningDays) {
-			lvl, limit := LevelWarning, th.CertWarningDays
-			if *d <= float64(th.CertCriticalDays) {
-				lvl, limit = LevelCritical, th.CertCriticalDays
+	return out
+}
+
+func certificates(f facts) []string {
+	var out []string
+	for _, c := range f.v.Components {
+		if d := c.CertDaysLeft; d != nil && *d <= float64(f.th.CertWarningDays) {
+			lvl, limit := LevelWarning, f.th.CertWarningDays
+			if *d <= float64(f.th.CertCriticalDays) {
+				lvl, limit = LevelCritical, f.th.CertCriticalDays
 			}
-			add("certificate of %s expires in %s days (%s at %d days): renew it", c.Name, fmtNum(float64(int(*d))), lvl, limit)
+			out = append(out, one("certificate of %s expires in %s days (%s at %d days): renew it", c.Name, fmtNum(float64(int(*d))), lvl, limit)...)
 		}
 	}
+	return out
+}
+
+func belowSLO(f facts) []string {
 	var below []string
-	for _, w := range v.Availability.Windows {
+	for _, w := range f.v.Availability.Windows {
 		if w.MeetsSLO != nil && !*w.MeetsSLO {
 			below = append(below, fmt.Sprintf("%s %s %% (%s)", windowLabel(w.Window), fmtPct(*w.Percent), plural(w.Checks, "check")))
 		}
 	}
-	if len(below) > 0 {
-		add("availability below SLO %s %%: %s", fmtNum(v.Availability.SLOPercent), strings.Join(below, ", "))
+	if len(below) == 0 {
+		return nil
 	}
-	out = append(out, burnAdvice(v.Availability)...)
-	if r.Flapping {
-		add("flapping: %d transitions in %s (limit %d); notifications and recovery starts are held until it settles",
-			transitionsIn(r.History, fl.Window.D(), now), fmtDur(fl.Window.D()), fl.MaxTransitions)
-	}
-	if r.InMaintenance {
-		var names []string
-		for i, w := range in.Maintenance {
-			if w.Active(now) {
-				name := w.Name
-				if name == "" {
-					name = fmt.Sprintf("#%d", i+1)
-				}
-				names = append(names, name)
-			}
-		}
-		s := "in maintenance"
-		if len(names) > 0 {
-			s += " (window " + strings.Join(names, ", ") + ")"
-		}
-		add("%s: checks are recorded, notifications and recovery are held", s)
-	}
+	return one("availability below SLO %s %%: %s", fmtNum(f.v.Availability.SLOPercent), strings.Join(below, ", "))
+}
 
-	rec := v.Recovery
+func flapping(f facts) []string {
+	if !f.r.Flapping {
+		return nil
+	}
+	return one("flapping: %d transitions in %s (limit %d); notifications and recovery starts are held until it settles",
+		transitionsIn(f.r.History, f.fl.Window.D(), f.now), fmtDur(f.fl.Window.D()), f.fl.MaxTransitions)
+}
+
+func maintenance(f facts) []string {
+	if !f.r.InMaintenance {
+		return nil
+	}
+	var names []string
+	for i, w := range f.in.Maintenance {
+		if w.Active(f.now) {
+			name := w.Name
+			if name == "" {
+				name = fmt.Sprintf("#%d", i+1)
+			}
+			names = append(names, name)
+		}
+	}
+	s := "in maintenance"
+	if len(names) > 0 {
+		s += " (window " + strings.Join(names, ", ") + ")"
+	}
+	return one("%s: checks are recorded, notifications and recovery are held", s)
+}
+
+func recoveryStatus(f facts) []string {
+	rec, now := f.v.Recovery, f.now
+	cooldown := func(s string) string {
+		if rec.CooldownUntil != nil && now.Before(*rec.CooldownUntil) {
+			s += "; cooldown until " + fmtTime(*rec.CooldownUntil) + ", then recovery is armed again"
+		}
+		return s
+	}
 	switch {
 	case rec.Status == RecoveryInProgress:
 		s := fmt.Sprintf("recovery in progress: %d of %d attempts made", rec.Attempt, rec.MaxAttempts)
@@ -110,22 +185,19 @@ func recommend(v Integration, r health.Record, in config.Integration, th config.
 		if rec.ExecutionName != "" {
 			s += "; follow execution " + rec.ExecutionName
 		}
-		add("%s", s)
+		return []string{s}
 	case rec.Status == RecoveryPending:
 		s := fmt.Sprintf("recovery pending since %s: execution %s not started yet", fmtTime(*rec.DecidedAt), rec.ExecutionName)
 		if rec.StartFailures > 0 {
 			s += fmt.Sprintf(" (%d failed starts; check the HealthCheck function's Step Functions permissions)", rec.StartFailures)
 		}
-		add("%s", s)
+		return []string{s}
 	case rec.LastOutcome == health.RecoveryAborted || rec.LastOutcome == health.RecoveryTimedOut || rec.LastOutcome == health.RecoveryExecutionFailed:
 		s := fmt.Sprintf("recovery ended %s without recording its outcome", rec.LastOutcome)
 		if rec.LastError != "" {
 			s += " (" + rec.LastError + ")"
 		}
-		if rec.CooldownUntil != nil && now.Before(*rec.CooldownUntil) {
-			s += "; cooldown until " + fmtTime(*rec.CooldownUntil) + ", then recovery is armed again"
-		}
-		add("%s", s)
+		return []string{cooldown(s)}
 	case rec.LastOutcome == health.RecoveryExhausted:
 		s := fmt.Sprintf("recovery exhausted after %d attempts", rec.Attempt)
 		if rec.LastAttemptAt != nil {
@@ -134,33 +206,52 @@ func recommend(v Integration, r health.Record, in config.Integration, th config.
 		if rec.LastError != "" {
 			s += " (last error: " + rec.LastError + ")"
 		}
-		if rec.CooldownUntil != nil && now.Before(*rec.CooldownUntil) {
-			s += "; cooldown until " + fmtTime(*rec.CooldownUntil) + ", then recovery is armed again"
-		}
-		add("%s; fix the integration by hand", s)
+		return []string{cooldown(s) + "; fix the integration by hand"}
 	}
-	if !rec.Configured && r.ConsecutiveFailures >= th.FailureCritical && (v.State == health.Failed || v.State == health.Degraded) {
-		add("no recovery configured: %s stays %s until fixed by hand; add a recovery action", v.Name, v.State)
-	}
-	if v.State == health.Initializing && len(unhealthy) == 0 {
-		add("initializing: %d of %d consecutive successes needed for ACTIVE", r.ConsecutiveSuccesses, th.SuccessThreshold)
-	}
-	for _, t := range v.Latency {
-		if t.Name == "health_check" && t.Level == LevelCritical {
-			add("health check p95 %s over the %s target: lower component timeouts or split the integrations across schedules", fmtMs(*t.ValueMs), fmtMs(t.TargetMs))
-		}
-	}
-	if r.Inconclusive != "" {
-		add("last check inconclusive, nothing counted or recovered: %s; the checker's own resolver, network or secrets failed (CheckerImpaired alarm)", r.Inconclusive)
-	}
-	out = append(out, scheduleAdvice(v, now)...)
-	if r.StaleTicks > 0 {
-		add("%d late check deliveries were ignored as stale: the schedule's retry policy or maximum event age may be too generous", r.StaleTicks)
-	}
-	if len(out) > 0 {
-		return out
-	}
+	return nil
+}
 
+func noRecovery(f facts) []string {
+	v := f.v
+	if v.Recovery.Configured || f.r.ConsecutiveFailures < f.th.FailureCritical || (v.State != health.Failed && v.State != health.Degraded) {
+		return nil
+	}
+	return one("no recovery configured: %s stays %s until fixed by hand; add a recovery action", v.Name, v.State)
+}
+
+func initializing(f facts) []string {
+	if f.v.State != health.Initializing || len(f.unhealthy) > 0 {
+		return nil
+	}
+	return one("initializing: %d of %d consecutive successes needed for ACTIVE", f.r.ConsecutiveSuccesses, f.th.SuccessThreshold)
+}
+
+func slowHealthCheck(f facts) []string {
+	var out []string
+	for _, t := range f.v.Latency {
+		if t.Name == "health_check" && t.Level == LevelCritical {
+			out = append(out, one("health check p95 %s over the %s target: lower component timeouts or split the integrations across schedules", fmtMs(*t.ValueMs), fmtMs(t.TargetMs))...)
+		}
+	}
+	return out
+}
+
+func inconclusive(f facts) []string {
+	if f.r.Inconclusive == "" {
+		return nil
+	}
+	return one("last check inconclusive, nothing counted or recovered: %s; the checker's own resolver, network or secrets failed (CheckerImpaired alarm)", f.r.Inconclusive)
+}
+
+func staleTicks(f facts) []string {
+	if f.r.StaleTicks == 0 {
+		return nil
+	}
+	return one("%d late check deliveries were ignored as stale: the schedule's retry policy or maximum event age may be too generous", f.r.StaleTicks)
+}
+
+// allClear says why nothing needs doing.
+func allClear(v Integration) string {
 	ok := 0
 	for _, c := range v.Components {
 		if c.Status == StatusHealthy {
@@ -171,12 +262,11 @@ func recommend(v Integration, r health.Record, in config.Integration, th config.
 	for _, w := range []string{"24h", "1h"} {
 		for _, win := range v.Availability.Windows {
 			if win.Window == w && win.Percent != nil {
-				s += fmt.Sprintf(", availability %s %% over %s (%s)", fmtPct(*win.Percent), windowLabel(w), plural(win.Checks, "check"))
-				return []string{s}
+				return s + fmt.Sprintf(", availability %s %% over %s (%s)", fmtPct(*win.Percent), windowLabel(w), plural(win.Checks, "check"))
 			}
 		}
 	}
-	return []string{s}
+	return s
 }
 
 // transitionsIn counts the transitions in the window ending at now.
