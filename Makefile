@@ -62,8 +62,11 @@ build-StatusFunction:
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/status
 	cp config/vigil.yaml $(ARTIFACTS_DIR)/vigil.yaml
 
-## invoke: one function under the Runtime Interface Emulator with an event from events/.
+## invoke: one function under the Runtime Interface Emulator with an event from events/;
+##   prints the function's own log lines and its answer (moto's and the emulator's
+##   output go to .vigil/invoke.log).
 ##   make invoke FN=healthcheck EVENT=events/healthcheck-scheduler.json
+##   make invoke FN=status EVENT=events/status-markdown.json
 FN ?= healthcheck
 EVENT ?= events/healthcheck-scheduler.json
 invoke: deps

@@ -6,14 +6,18 @@
 //	vigil-local status                   the health report of the last run (make status)
 //	vigil-local invoke FUNCTION EVENT    one function, one event file (make invoke)
 //	vigil-local alarms [-live] [FILE]    the alarms and dashboard a document makes (make alarms)
+//	vigil-local setup [-endpoint URL]    on a moto you started, what events/env.json names (sam local invoke)
+//	vigil-local bridge [-addr ADDR]      the demo bridge alone, until interrupted (sam local invoke)
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -37,12 +41,21 @@ func main() {
 // snapshotPath keeps the records of the last `make run` for `make status`.
 const snapshotPath = ".vigil/last-run.json"
 
+// invokeLogPath keeps what moto and the Runtime Interface Emulator print
+// during the last `make invoke`.
+const invokeLogPath = ".vigil/invoke.log"
+
 func run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		args = []string{"run"}
 	}
-	if args[0] == "alarms" {
+	switch args[0] {
+	case "alarms":
 		return alarms(ctx, args[1:])
+	case "setup":
+		return setup(ctx, args[1:])
+	case "bridge":
+		return bridge(ctx, args[1:])
 	}
 	dir, err := os.MkdirTemp("", "vigil-local-")
 	if err != nil {
@@ -91,19 +104,59 @@ func run(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		s, err := localrun.Start(ctx, localrun.Options{Dir: dir, Functions: []string{args[1]}, Bridge: demobridge.New(demobridge.Options{}), Log: os.Stderr})
+		// The terminal gets the function's own log lines and its answer;
+		// moto's request log and the emulator's chatter go to a file.
+		emulators, err := createFile(invokeLogPath)
 		if err != nil {
 			return err
+		}
+		defer emulators.Close()
+		fmt.Fprintf(os.Stderr, "vigil-local: moto's and the Runtime Interface Emulator's output: %s\n", invokeLogPath)
+		s, err := localrun.Start(ctx, localrun.Options{Dir: dir, Functions: []string{args[1]}, Bridge: demobridge.New(demobridge.Options{}), Log: emulators, FunctionLog: os.Stderr})
+		if err != nil {
+			return fmt.Errorf("%w (see %s)", err, invokeLogPath)
 		}
 		defer s.Stop()
 		out, err := s.Invoke(ctx, "vigil-"+args[1], event)
 		if err != nil {
-			return err
+			return fmt.Errorf("%w (see %s)", err, invokeLogPath)
 		}
 		fmt.Println(string(out))
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (want run, status, invoke or alarms)", args[0])
+	return fmt.Errorf("unknown command %q (want run, status, invoke, alarms, setup or bridge)", args[0])
+}
+
+// setup makes, on an emulator the user started, the resources
+// events/env.json names, for `sam local invoke --env-vars events/env.json`.
+func setup(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("setup", flag.ContinueOnError)
+	endpoint := fs.String("endpoint", localrun.DefaultEndpoint, "the emulator, as this machine reaches it")
+	bridgeAddr := fs.String("bridge", localrun.ContainerBridge, "the demo bridge, as the functions reach it (replaces 127.0.0.1:8765 in the document)")
+	file := fs.String("config", "", "the document (default config/vigil.yaml)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	r, err := localrun.Setup(ctx, localrun.SetupOptions{Endpoint: *endpoint, Bridge: *bridgeAddr, ConfigFile: *file})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("On %s, as %s names them:\n", *endpoint, localrun.SAMEnvFile)
+	fmt.Printf("  table             %s\n  warning topic     %s\n  critical topic    %s\n  recovery machine  %s\n  config parameter  %s (the document, its bridge at %s)\n",
+		r.Table, r.WarningTopicARN, r.CriticalTopicARN, r.StateMachineARN, localrun.ConfigParameter, *bridgeAddr)
+	return nil
+}
+
+// bridge serves the demo bridge until interrupted.
+func bridge(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bridge", flag.ContinueOnError)
+	addr := fs.String("addr", "0.0.0.0:8765", "listen address (all interfaces, so a function in a container reaches it)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return localrun.ServeBridge(ctx, *addr, func(a net.Addr) {
+		fmt.Fprintf(os.Stderr, "vigil-local: demo bridge on %s (health, metrics, WebSocket, fault switch); Ctrl-C stops it\n", a)
+	})
 }
 
 // alarms prints the plan for a document. Offline (the default) it lists
@@ -144,6 +197,14 @@ func alarms(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("Plan for %s in stack %q against CloudWatch in %s (%d alarms planned):\n", file, *stack, o.Region, len(p.Alarms))
 	return alerting.WritePlan(os.Stdout, changes)
+}
+
+// createFile creates path, and its directory if need be.
+func createFile(path string) (*os.File, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	return os.Create(path)
 }
 
 func envOr(k, def string) string {

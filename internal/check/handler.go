@@ -12,10 +12,10 @@ import (
 	"github.com/vigil-monitor/vigil/internal/alerting"
 	"github.com/vigil-monitor/vigil/internal/config"
 	"github.com/vigil-monitor/vigil/internal/health"
-	"github.com/vigil-monitor/vigil/internal/lambdaenv"
 	"github.com/vigil-monitor/vigil/internal/metrics"
 	"github.com/vigil-monitor/vigil/internal/notify"
 	"github.com/vigil-monitor/vigil/internal/probe"
+	"github.com/vigil-monitor/vigil/internal/requestid"
 	"github.com/vigil-monitor/vigil/internal/store"
 )
 
@@ -172,7 +172,7 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Result, error) {
 	if h.Requests != nil {
 		before = h.Requests.Snapshot()
 	}
-	log := h.logger().With("request_id", lambdaenv.RequestID(ctx))
+	log := h.logger().With("request_id", requestid.FromContext(ctx))
 	tick, err := ev.Tick(start)
 	if err != nil {
 		// Nothing was probed or written: a bad event changes no state.

@@ -412,8 +412,8 @@ func TestWebhookDestinations(t *testing.T) {
 }
 
 // TestDestinationForms gives a literal target of every refused address form
-// (the table netguard.CheckAddr implements): each is refused at load with
-// the field named and netguard's reason, and accepted with the flag that
+// (the table destination.Check implements): each is refused at load with
+// the field named and the policy's reason, and accepted with the flag that
 // covers it, where one does.
 func TestDestinationForms(t *testing.T) {
 	cases := []struct {

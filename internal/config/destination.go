@@ -10,16 +10,16 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/vigil-monitor/vigil/internal/netguard"
+	"github.com/vigil-monitor/vigil/internal/destination"
 )
 
-// checkAddr judges a literal IP from a target with netguard.CheckAddr, the
+// checkAddr judges a literal IP from a target with destination.Check, the
 // function the probes' and the webhook's dialer applies to every resolved
 // address, so load time and dial time cannot disagree. The refusal is
 // reworded under ErrRefusedDestination, which config's callers test for.
 func checkAddr(ip netip.Addr, allowLoopback, allowLinkLocal bool) error {
-	err := netguard.CheckAddr(ip, netguard.Policy{AllowLoopback: allowLoopback, AllowLinkLocal: allowLinkLocal})
-	var refused *netguard.RefusedError
+	err := destination.Check(ip, destination.Policy{AllowLoopback: allowLoopback, AllowLinkLocal: allowLinkLocal})
+	var refused *destination.RefusedError
 	if errors.As(err, &refused) {
 		return fmt.Errorf("%w: %s", ErrRefusedDestination, refused.Reason)
 	}

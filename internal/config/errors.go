@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/vigil-monitor/vigil/internal/bound"
-	"github.com/vigil-monitor/vigil/internal/netguard"
+	"github.com/vigil-monitor/vigil/internal/destination"
 )
 
 // Sentinel errors. Validation errors wrap one of these, so callers can test
@@ -35,9 +35,9 @@ var (
 	// 0.0.0.0/8 and ::), link-local, site-local and instance metadata,
 	// multicast and broadcast (never allowed), an IPv4 of these embedded in
 	// an IPv6 address (mapped, compatible, NAT64, 6to4), other schemes. It
-	// is netguard.ErrRefused, so a refusal at load and one at dial time test
-	// alike.
-	ErrRefusedDestination = netguard.ErrRefused
+	// is destination.ErrRefused (netguard.ErrRefused), so a refusal at load
+	// and one at dial time test alike.
+	ErrRefusedDestination = destination.ErrRefused
 	// ErrOutOfRange: a number or duration is outside its allowed range, or a
 	// warning threshold is past its critical one.
 	ErrOutOfRange = errors.New("out of range")

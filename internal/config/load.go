@@ -2,15 +2,12 @@ package config
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"gopkg.in/yaml.v3"
 )
 
@@ -26,8 +23,19 @@ func Parse(data []byte) (*Document, error) {
 	return doc, nil
 }
 
-// parse is Parse without the package prefix, so loaders can name the source
-// right after it.
+// ParseNamed is Parse for a document read from source (a file path, "SSM
+// parameter /vigil/config"): its errors read "config: <source>: ...", so a
+// document's errors name where it came from whoever read it (LoadFile here,
+// lambdaenv's SSM source).
+func ParseNamed(source string, data []byte) (*Document, error) {
+	doc, err := parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("config: %s: %w", source, err)
+	}
+	return doc, nil
+}
+
+// parse is Parse without the package prefix, which Parse and ParseNamed add.
 func parse(data []byte) (*Document, error) {
 	doc, err := decode(data)
 	if err != nil {
@@ -70,40 +78,7 @@ func LoadFile(path string) (*Document, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: load: %w", err)
 	}
-	doc, err := parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("config: %s: %w", path, err)
-	}
-	return doc, nil
-}
-
-// SSMGetter is the part of the SSM client LoadSSM needs; *ssm.Client
-// satisfies it.
-type SSMGetter interface {
-	GetParameter(ctx context.Context, in *ssm.GetParameterInput, optFns ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
-}
-
-var _ SSMGetter = (*ssm.Client)(nil)
-
-// LoadSSM reads the document from the SSM parameter name (String or
-// SecureString, decrypted) and parses it (see Parse). It lets targets change
-// without a redeploy.
-func LoadSSM(ctx context.Context, client SSMGetter, name string) (*Document, error) {
-	out, err := client.GetParameter(ctx, &ssm.GetParameterInput{
-		Name:           aws.String(name),
-		WithDecryption: aws.Bool(true),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("config: get SSM parameter %s: %w", name, err)
-	}
-	if out.Parameter == nil || out.Parameter.Value == nil {
-		return nil, fmt.Errorf("config: SSM parameter %s has no value", name)
-	}
-	doc, err := parse([]byte(*out.Parameter.Value))
-	if err != nil {
-		return nil, fmt.Errorf("config: SSM parameter %s: %w", name, err)
-	}
-	return doc, nil
+	return ParseNamed(path, data)
 }
 
 // Key identifies the integration in state records, metrics and execution

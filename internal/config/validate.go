@@ -225,8 +225,10 @@ func (in *Integration) ValidateAndSetDefaults() error {
 				names[c.Name] = i
 			}
 		}
-		// Extracted metrics are published under the integration's dimension,
-		// so two components publishing one name would mix their series.
+		// Extracted metrics are published with dimensions Integration,
+		// Component, so two components sharing a name would not mix their
+		// series; one component per name keeps the name one series (one
+		// custom metric, one pair of alarms), which MaxMetrics counts.
 		if c.HTTP != nil {
 			for j, m := range c.HTTP.Metrics {
 				if m.Name == "" {

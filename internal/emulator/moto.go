@@ -33,18 +33,23 @@ type Moto struct {
 	// Endpoint is the server's base URL, e.g. http://127.0.0.1:40123.
 	Endpoint string
 	cmd      *exec.Cmd
-	done     chan struct{}
-	log      bytes.Buffer
+	done     chan struct{} // closed when the process has exited
+	// log holds the server's output when MotoOptions.Stdout is nil, for
+	// StartMoto's error; read it only once done is closed.
+	log bytes.Buffer
 }
 
 // MotoOptions tune StartMoto.
 type MotoOptions struct {
-	// LambdaGateway, when set, is the base URL moto's Step Functions
-	// interpreter sends its service calls to instead of moto itself (moto reads
-	// MOTO_PORT for that). A gateway can then route Lambda invokes to real
-	// function binaries under the runtime emulator.
+	// LambdaGatewayPort, when not 0, is the loopback port moto's Step
+	// Functions interpreter sends its service calls to instead of moto's own
+	// (StartMoto sets MOTO_PORT to it, which moto reads for that). A gateway
+	// listening there can then route Lambda invokes to real function
+	// binaries under the runtime emulator (internal/localrun).
 	LambdaGatewayPort int
-	// Stdout receives the server's log; nil keeps it in memory for errors.
+	// Stdout receives the server's output, standard output and standard
+	// error alike; nil keeps it in memory, where StartMoto's error quotes it
+	// if the server does not come up.
 	Stdout io.Writer
 }
 

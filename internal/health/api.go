@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/vigil-monitor/vigil/internal/config"
-	"github.com/vigil-monitor/vigil/internal/probe"
+	"github.com/vigil-monitor/vigil/internal/probe/outcome"
 )
 
 // Check is one scheduled check of one integration: the input of Evaluate.
@@ -12,8 +12,8 @@ type Check struct {
 	Integration config.Integration
 	// Tick is the scheduled time of the check; it keys idempotency.
 	Tick     time.Time
-	Results  []probe.Result // one per component, matched by name
-	Duration time.Duration  // wall time of the integration's probes
+	Results  []outcome.Result // one per component, matched by name
+	Duration time.Duration    // wall time of the integration's probes
 	// Impairment is the invocation's finding about the checker (Assess);
 	// the zero value finds nothing.
 	Impairment Impairment

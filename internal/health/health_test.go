@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/vigil-monitor/vigil/internal/config"
-	"github.com/vigil-monitor/vigil/internal/probe"
+	"github.com/vigil-monitor/vigil/internal/probe/outcome"
 )
 
 var t0 = time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC) // a Monday
@@ -47,12 +47,12 @@ func bridge() config.Integration {
 	}
 }
 
-func res(name string, healthy bool, latency time.Duration, err string) probe.Result {
-	return probe.Result{Component: name, Healthy: healthy, Latency: latency, Error: err}
+func res(name string, healthy bool, latency time.Duration, err string) outcome.Result {
+	return outcome.Result{Component: name, Healthy: healthy, Latency: latency, Error: err}
 }
 
 // withMemory is allOK with the dashboard publishing MemoryMB.
-func withMemory(mb float64) []probe.Result {
+func withMemory(mb float64) []outcome.Result {
 	rs := allOK()
 	rs[2].Metrics = map[string]float64{"MemoryMB": mb}
 	return rs
@@ -68,39 +68,39 @@ func memoryLimit(c *Check) {
 }
 
 // expiring is allOK with the orchestrator's certificate expiring in days.
-func expiring(days float64) []probe.Result {
+func expiring(days float64) []outcome.Result {
 	rs := allOK()
 	rs[0].CertDaysLeft = &days
 	return rs
 }
 
-func allOK() []probe.Result {
-	return []probe.Result{
+func allOK() []outcome.Result {
+	return []outcome.Result{
 		res("orchestrator", true, 100*time.Millisecond, ""),
 		res("registry", true, 200*time.Millisecond, ""),
 		res("dashboard", true, 300*time.Millisecond, ""),
 	}
 }
 
-func criticalDown() []probe.Result {
+func criticalDown() []outcome.Result {
 	r := allOK()
 	r[0] = res("orchestrator", false, 50*time.Millisecond, "status 503")
 	return r
 }
 
-func nonCriticalDown() []probe.Result {
+func nonCriticalDown() []outcome.Result {
 	r := allOK()
 	r[2] = res("dashboard", false, 50*time.Millisecond, "status 500")
 	return r
 }
 
-func slow() []probe.Result {
+func slow() []outcome.Result {
 	r := allOK()
 	r[1] = res("registry", true, 6*time.Second, "")
 	return r
 }
 
-func check(i int, results []probe.Result) Check {
+func check(i int, results []outcome.Result) Check {
 	return Check{Integration: bridge(), Tick: tick(i), Results: results, Duration: 250 * time.Millisecond}
 }
 
@@ -132,7 +132,7 @@ func TestEvaluateTransitions(t *testing.T) {
 	tests := []struct {
 		name      string
 		prev      Record
-		results   []probe.Result
+		results   []outcome.Result
 		tweak     func(*Check)
 		wantState State
 		wantEdges [][2]State
@@ -548,7 +548,7 @@ func TestFlapping(t *testing.T) {
 	tests := []struct {
 		name     string
 		history  []Transition
-		results  []probe.Result
+		results  []outcome.Result
 		want     bool
 		wantNote bool
 	}{

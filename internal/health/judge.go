@@ -8,7 +8,7 @@ import (
 
 	"github.com/vigil-monitor/vigil/internal/bound"
 	"github.com/vigil-monitor/vigil/internal/config"
-	"github.com/vigil-monitor/vigil/internal/probe"
+	"github.com/vigil-monitor/vigil/internal/probe/outcome"
 )
 
 // Condition is what one round of probe results says about an integration,
@@ -61,12 +61,12 @@ func (v Verdict) Healthy() bool { return v.Condition == ConditionHealthy }
 // name: a component without a result is unhealthy ("no probe result", a fault
 // of the checker), a result for a name the config lacks is ignored.
 //
-// A failure on the checker's side (probe.SideChecker, and probe.SideUnknown
+// A failure on the checker's side (outcome.SideChecker, and outcome.SideUnknown
 // at a step im says is impaired) never counts against a target: the verdict
 // is decided by the other components, and when they show nothing wrong it is
 // Inconclusive rather than Healthy. im is the invocation-wide finding of
 // Assess; the recovery re-probe passes the zero Impairment.
-func Judge(cfg config.Integration, results []probe.Result, im Impairment) Verdict {
+func Judge(cfg config.Integration, results []outcome.Result, im Impairment) Verdict {
 	comps, weights := components(cfg, results, im)
 	v := Verdict{Components: comps, Score: OverallScore(comps, weights)}
 	v.Condition, v.Cause = assess(comps, cfg.Thresholds, metricLimits(cfg))
@@ -76,9 +76,9 @@ func Judge(cfg config.Integration, results []probe.Result, im Impairment) Verdic
 
 // components builds the statuses in config order, matching results by name
 // and taking criticality and weight from the config. A failure im takes as
-// the checker's is recorded as probe.SideChecker.
-func components(cfg config.Integration, results []probe.Result, im Impairment) ([]ComponentStatus, []float64) {
-	byName := make(map[string]probe.Result, len(results))
+// the checker's is recorded as outcome.SideChecker.
+func components(cfg config.Integration, results []outcome.Result, im Impairment) ([]ComponentStatus, []float64) {
+	byName := make(map[string]outcome.Result, len(results))
 	for _, r := range results {
 		if _, dup := byName[r.Component]; !dup {
 			byName[r.Component] = r
@@ -91,7 +91,7 @@ func components(cfg config.Integration, results []probe.Result, im Impairment) (
 		if !ok {
 			// A prober bug must not make an integration look healthy, nor
 			// count against its targets.
-			r = probe.Result{Error: "no probe result", Side: probe.SideChecker}
+			r = outcome.Result{Error: "no probe result", Side: outcome.SideChecker}
 		}
 		st := ComponentStatus{
 			Name:         c.Name,
@@ -106,9 +106,9 @@ func components(cfg config.Integration, results []probe.Result, im Impairment) (
 			st.Error = bound.Text(r.Error, bound.Error)
 			switch {
 			case r.Side == "":
-				st.Side = probe.SideTarget
+				st.Side = outcome.SideTarget
 			case im.checkerSide(r.Side, r.Phase):
-				st.Side = probe.SideChecker
+				st.Side = outcome.SideChecker
 			default:
 				st.Side = r.Side
 			}
@@ -131,7 +131,7 @@ func assess(comps []ComponentStatus, th config.Thresholds, limits map[string]map
 	crit := ms(th.LatencyCritical.D())
 	for _, c := range comps {
 		switch {
-		case !c.Healthy && c.Side == probe.SideChecker:
+		case !c.Healthy && c.Side == outcome.SideChecker:
 			checker = append(checker, fmt.Sprintf("component %q not judged%s", c.Name, reason(c.Error)))
 		case !c.Healthy && c.Critical:
 			critical = append(critical, fmt.Sprintf("critical component %q unhealthy%s", c.Name, reason(c.Error)))
@@ -160,13 +160,13 @@ func assess(comps []ComponentStatus, th config.Thresholds, limits map[string]map
 
 // Impairment is what a whole invocation says about the checker itself: when
 // a network step failed everywhere it was tried, the failures there that could
-// be either side's (probe.SideUnknown: a DNS timeout or server failure, a
+// be either side's (outcome.SideUnknown: a DNS timeout or server failure, a
 // connect timeout) are taken as the checker's. The zero Impairment takes none.
 type Impairment struct {
 	// All: the document's control targets failed, so every ambiguous
 	// failure is the checker's.
 	All bool
-	// Phases: network steps (probe.PhaseDNS, probe.PhaseConnect) that failed
+	// Phases: network steps (outcome.PhaseDNS, outcome.PhaseConnect) that failed
 	// everywhere they were tried.
 	Phases []string
 	// Cause says why, bounded; empty when not impaired.
@@ -178,11 +178,11 @@ func (im Impairment) Impaired() bool { return im.All || len(im.Phases) > 0 }
 
 // checkerSide reports whether an unhealthy component's failure is the
 // checker's under the invocation's impairment.
-func (im Impairment) checkerSide(side probe.Side, phase string) bool {
-	if side == probe.SideChecker {
+func (im Impairment) checkerSide(side outcome.Side, phase string) bool {
+	if side == outcome.SideChecker {
 		return true
 	}
-	return side == probe.SideUnknown && (im.All || slices.Contains(im.Phases, phase))
+	return side == outcome.SideUnknown && (im.All || slices.Contains(im.Phases, phase))
 }
 
 // Assess judges a whole invocation: integs and results (one slice per
@@ -196,14 +196,14 @@ func (im Impairment) checkerSide(side probe.Side, phase string) bool {
 //
 // A step that works for one target works for all: independent targets
 // failing the same step at once is the checker's resolver or network.
-func Assess(integs []config.Integration, results [][]probe.Result, controls []config.Component, controlResults []probe.Result) Impairment {
+func Assess(integs []config.Integration, results [][]outcome.Result, controls []config.Component, controlResults []outcome.Result) Impairment {
 	if failed, reasons := failures(controlResults); len(controls) > 0 && 2*failed > len(controls) {
 		return Impairment{All: true, Cause: bound.Text(fmt.Sprintf("%d of %d control targets failing: %s",
 			failed, len(controls), strings.Join(reasons, "; ")), bound.Cause)}
 	}
 	var im Impairment
 	var causes []string
-	for _, phase := range []string{probe.PhaseDNS, probe.PhaseConnect} {
+	for _, phase := range []string{outcome.PhaseDNS, outcome.PhaseConnect} {
 		failedIn := map[int]bool{}
 		passed, failed := 0, 0
 		var first string
@@ -212,11 +212,11 @@ func Assess(integs []config.Integration, results [][]probe.Result, controls []co
 				break
 			}
 			for j, r := range results[i] {
-				if phase == probe.PhaseDNS && (j >= len(integ.Components) || !integ.Components[j].UsesResolver()) {
+				if phase == outcome.PhaseDNS && (j >= len(integ.Components) || !integ.Components[j].UsesResolver()) {
 					continue
 				}
 				switch {
-				case !r.Healthy && r.Phase == phase && r.Side != probe.SideTarget:
+				case !r.Healthy && r.Phase == phase && r.Side != outcome.SideTarget:
 					failedIn[i] = true
 					failed++
 					if first == "" {
@@ -240,11 +240,11 @@ func Assess(integs []config.Integration, results [][]probe.Result, controls []co
 // pastPhase reports whether an unhealthy result shows that the network step
 // phase (DNS or connect) worked: it failed at a later step, or at this one
 // with the other side's own answer (no such host, connection refused).
-func pastPhase(r probe.Result, phase string) bool {
+func pastPhase(r outcome.Result, phase string) bool {
 	switch r.Phase {
 	case phase:
-		return r.Side == probe.SideTarget
-	case "", probe.PhaseChecker, probe.PhaseDNS:
+		return r.Side == outcome.SideTarget
+	case "", outcome.PhaseChecker, outcome.PhaseDNS:
 		// Never reached the network, or stopped before connecting.
 		return false
 	}
@@ -252,7 +252,7 @@ func pastPhase(r probe.Result, phase string) bool {
 }
 
 // failures counts the unhealthy results and names them.
-func failures(rs []probe.Result) (int, []string) {
+func failures(rs []outcome.Result) (int, []string) {
 	var reasons []string
 	for _, r := range rs {
 		if !r.Healthy {

@@ -9,12 +9,12 @@ import (
 
 	"github.com/vigil-monitor/vigil/internal/bound"
 	"github.com/vigil-monitor/vigil/internal/config"
-	"github.com/vigil-monitor/vigil/internal/probe"
+	"github.com/vigil-monitor/vigil/internal/probe/outcome"
 )
 
 // failedAt is an unhealthy result that stopped at phase, on side.
-func failedAt(name, phase string, side probe.Side, err string) probe.Result {
-	return probe.Result{Component: name, Error: err, Phase: phase, Side: side}
+func failedAt(name, phase string, side outcome.Side, err string) outcome.Result {
+	return outcome.Result{Component: name, Error: err, Phase: phase, Side: side}
 }
 
 // Judge is the one judgment of health: every limit the check applies, by
@@ -24,13 +24,13 @@ func TestJudge(t *testing.T) {
 	memoryLimit(&c)
 	withMem := c.Integration
 
-	dnsTimeout := func(name string) probe.Result {
-		return failedAt(name, probe.PhaseDNS, probe.SideUnknown, "DNS: lookup of x timed out (timeout after 1s)")
+	dnsTimeout := func(name string) outcome.Result {
+		return failedAt(name, outcome.PhaseDNS, outcome.SideUnknown, "DNS: lookup of x timed out (timeout after 1s)")
 	}
 	tests := []struct {
 		name    string
 		integ   config.Integration
-		results []probe.Result
+		results []outcome.Result
 		im      Impairment
 		want    Condition
 		cause   string
@@ -45,12 +45,12 @@ func TestJudge(t *testing.T) {
 		{"results in another order match by name", bridge(), reversed(criticalDown()), Impairment{}, ConditionFailed, `"orchestrator"`},
 		{"a missing result is the checker's, not the target's", bridge(), allOK()[:2], Impairment{}, ConditionInconclusive, `"dashboard" not judged: no probe result`},
 		{"a result for an unknown name is ignored", bridge(), append(allOK(), res("intruder", false, 0, "status 500")), Impairment{}, ConditionHealthy, "all components healthy"},
-		{"checker-side failure only: inconclusive", bridge(), replace(allOK(), failedAt("orchestrator", probe.PhaseChecker, probe.SideChecker, `checker: secret header "Authorization" could not be resolved`)), Impairment{}, ConditionInconclusive, "checker-side fault"},
-		{"checker-side beside a target failure: judged on the target", bridge(), replace(criticalDown(), failedAt("registry", probe.PhaseDNS, probe.SideChecker, "DNS: server refused the query")), Impairment{}, ConditionFailed, `"orchestrator"`},
+		{"checker-side failure only: inconclusive", bridge(), replace(allOK(), failedAt("orchestrator", outcome.PhaseChecker, outcome.SideChecker, `checker: secret header "Authorization" could not be resolved`)), Impairment{}, ConditionInconclusive, "checker-side fault"},
+		{"checker-side beside a target failure: judged on the target", bridge(), replace(criticalDown(), failedAt("registry", outcome.PhaseDNS, outcome.SideChecker, "DNS: server refused the query")), Impairment{}, ConditionFailed, `"orchestrator"`},
 		{"ambiguous failure alone counts against the target", bridge(), replace(allOK(), dnsTimeout("orchestrator")), Impairment{}, ConditionFailed, "timed out"},
-		{"ambiguous failure at an impaired step is the checker's", bridge(), replace(allOK(), dnsTimeout("orchestrator")), Impairment{Phases: []string{probe.PhaseDNS}}, ConditionInconclusive, "checker-side fault"},
-		{"impaired DNS does not excuse a refused connection", bridge(), replace(allOK(), failedAt("orchestrator", probe.PhaseConnect, probe.SideTarget, "connect: connection refused")), Impairment{Phases: []string{probe.PhaseDNS}}, ConditionFailed, "connection refused"},
-		{"failed controls excuse every ambiguous failure", bridge(), replace(allOK(), failedAt("orchestrator", probe.PhaseConnect, probe.SideUnknown, "connect: timeout after 1s")), Impairment{All: true}, ConditionInconclusive, "checker-side fault"},
+		{"ambiguous failure at an impaired step is the checker's", bridge(), replace(allOK(), dnsTimeout("orchestrator")), Impairment{Phases: []string{outcome.PhaseDNS}}, ConditionInconclusive, "checker-side fault"},
+		{"impaired DNS does not excuse a refused connection", bridge(), replace(allOK(), failedAt("orchestrator", outcome.PhaseConnect, outcome.SideTarget, "connect: connection refused")), Impairment{Phases: []string{outcome.PhaseDNS}}, ConditionFailed, "connection refused"},
+		{"failed controls excuse every ambiguous failure", bridge(), replace(allOK(), failedAt("orchestrator", outcome.PhaseConnect, outcome.SideUnknown, "connect: timeout after 1s")), Impairment{All: true}, ConditionInconclusive, "checker-side fault"},
 		{"failed controls never excuse a 503", bridge(), criticalDown(), Impairment{All: true}, ConditionFailed, "status 503"},
 	}
 	for _, tt := range tests {
@@ -88,14 +88,14 @@ func TestEvaluateUsesJudge(t *testing.T) {
 	}
 }
 
-func reversed(rs []probe.Result) []probe.Result {
+func reversed(rs []outcome.Result) []outcome.Result {
 	out := slices.Clone(rs)
 	slices.Reverse(out)
 	return out
 }
 
 // replace returns rs with the result of the same component swapped for r.
-func replace(rs []probe.Result, r probe.Result) []probe.Result {
+func replace(rs []outcome.Result, r outcome.Result) []outcome.Result {
 	out := slices.Clone(rs)
 	for i := range out {
 		if out[i].Component == r.Component {
@@ -119,8 +119,8 @@ func twoIntegrations() []config.Integration {
 	return []config.Integration{a, b}
 }
 
-func every(rs []probe.Result, f func(name string) probe.Result) []probe.Result {
-	out := make([]probe.Result, len(rs))
+func every(rs []outcome.Result, f func(name string) outcome.Result) []outcome.Result {
+	out := make([]outcome.Result, len(rs))
 	for i, r := range rs {
 		out[i] = f(r.Component)
 	}
@@ -131,34 +131,34 @@ func every(rs []probe.Result, f func(name string) probe.Result) []probe.Result {
 // was tried, across integrations, or when the controls fail.
 func TestAssess(t *testing.T) {
 	integs := twoIntegrations()
-	dnsTimeout := func(n string) probe.Result {
-		return failedAt(n, probe.PhaseDNS, probe.SideUnknown, "DNS: lookup timed out (timeout after 1s)")
+	dnsTimeout := func(n string) outcome.Result {
+		return failedAt(n, outcome.PhaseDNS, outcome.SideUnknown, "DNS: lookup timed out (timeout after 1s)")
 	}
-	connTimeout := func(n string) probe.Result {
-		return failedAt(n, probe.PhaseConnect, probe.SideUnknown, "connect: timeout after 1s")
+	connTimeout := func(n string) outcome.Result {
+		return failedAt(n, outcome.PhaseConnect, outcome.SideUnknown, "connect: timeout after 1s")
 	}
-	refused := func(n string) probe.Result {
-		return failedAt(n, probe.PhaseConnect, probe.SideTarget, "connect: connection refused")
+	refused := func(n string) outcome.Result {
+		return failedAt(n, outcome.PhaseConnect, outcome.SideTarget, "connect: connection refused")
 	}
 	ok := allOK()
 	control := []config.Component{{Name: "c1", Type: config.TypeTCP, Target: "203.0.113.1:443"}, {Name: "c2", Type: config.TypeTCP, Target: "203.0.113.2:443"}}
 	tests := []struct {
 		name     string
 		integs   []config.Integration
-		results  [][]probe.Result
+		results  [][]outcome.Result
 		controls []config.Component
-		cresults []probe.Result
+		cresults []outcome.Result
 		want     Impairment
 	}{
-		{"all healthy", integs, [][]probe.Result{ok, ok}, nil, nil, Impairment{}},
-		{"resolver never answers: every lookup times out", integs, [][]probe.Result{every(ok, dnsTimeout), every(ok, dnsTimeout)}, nil, nil, Impairment{Phases: []string{probe.PhaseDNS}}},
-		{"one integration's lookups time out, the other resolves", integs, [][]probe.Result{every(ok, dnsTimeout), ok}, nil, nil, Impairment{}},
-		{"a single integration cannot tell", integs[:1], [][]probe.Result{every(ok, dnsTimeout)}, nil, nil, Impairment{}},
-		{"no route out: every connect times out", integs, [][]probe.Result{every(ok, connTimeout), every(ok, connTimeout)}, nil, nil, Impairment{Phases: []string{probe.PhaseConnect}}},
-		{"one refusal proves the network works", integs, [][]probe.Result{every(ok, connTimeout), replace(every(ok, connTimeout), refused("dashboard"))}, nil, nil, Impairment{}},
-		{"a real outage beside healthy ones", integs, [][]probe.Result{criticalDown(), ok}, nil, nil, Impairment{}},
-		{"both controls fail", integs, [][]probe.Result{ok, ok}, control, []probe.Result{connTimeout("c1"), connTimeout("c2")}, Impairment{All: true}},
-		{"half the controls fail: not more than half", integs, [][]probe.Result{ok, ok}, control, []probe.Result{connTimeout("c1"), res("c2", true, time.Millisecond, "")}, Impairment{}},
+		{"all healthy", integs, [][]outcome.Result{ok, ok}, nil, nil, Impairment{}},
+		{"resolver never answers: every lookup times out", integs, [][]outcome.Result{every(ok, dnsTimeout), every(ok, dnsTimeout)}, nil, nil, Impairment{Phases: []string{outcome.PhaseDNS}}},
+		{"one integration's lookups time out, the other resolves", integs, [][]outcome.Result{every(ok, dnsTimeout), ok}, nil, nil, Impairment{}},
+		{"a single integration cannot tell", integs[:1], [][]outcome.Result{every(ok, dnsTimeout)}, nil, nil, Impairment{}},
+		{"no route out: every connect times out", integs, [][]outcome.Result{every(ok, connTimeout), every(ok, connTimeout)}, nil, nil, Impairment{Phases: []string{outcome.PhaseConnect}}},
+		{"one refusal proves the network works", integs, [][]outcome.Result{every(ok, connTimeout), replace(every(ok, connTimeout), refused("dashboard"))}, nil, nil, Impairment{}},
+		{"a real outage beside healthy ones", integs, [][]outcome.Result{criticalDown(), ok}, nil, nil, Impairment{}},
+		{"both controls fail", integs, [][]outcome.Result{ok, ok}, control, []outcome.Result{connTimeout("c1"), connTimeout("c2")}, Impairment{All: true}},
+		{"half the controls fail: not more than half", integs, [][]outcome.Result{ok, ok}, control, []outcome.Result{connTimeout("c1"), res("c2", true, time.Millisecond, "")}, Impairment{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -181,8 +181,8 @@ func TestAssess(t *testing.T) {
 	}
 	mixed := append(slices.Clone(integs), ipOnly[0])
 	mixed[2].Name = "ips"
-	got := Assess(mixed, [][]probe.Result{every(ok, dnsTimeout), every(ok, dnsTimeout), ok}, nil, nil)
-	if !slices.Equal(got.Phases, []string{probe.PhaseDNS}) {
+	got := Assess(mixed, [][]outcome.Result{every(ok, dnsTimeout), every(ok, dnsTimeout), ok}, nil, nil)
+	if !slices.Equal(got.Phases, []string{outcome.PhaseDNS}) {
 		t.Fatalf("healthy IP-literal targets hid a dead resolver: %+v", got)
 	}
 }
@@ -192,9 +192,9 @@ func TestAssess(t *testing.T) {
 func TestEvaluateInconclusive(t *testing.T) {
 	rec, _ := failing(2, nil) // FAILED, 2 consecutive failures: one more makes recovery due
 	before := rec
-	im := Impairment{Phases: []string{probe.PhaseDNS}, Cause: "dns failed everywhere"}
-	c := check(3, every(allOK(), func(n string) probe.Result {
-		return failedAt(n, probe.PhaseDNS, probe.SideUnknown, "DNS: lookup timed out")
+	im := Impairment{Phases: []string{outcome.PhaseDNS}, Cause: "dns failed everywhere"}
+	c := check(3, every(allOK(), func(n string) outcome.Result {
+		return failedAt(n, outcome.PhaseDNS, outcome.SideUnknown, "DNS: lookup timed out")
 	}))
 	c.Impairment = im
 	got, dec := Evaluate(rec, c, at(3))
@@ -213,7 +213,7 @@ func TestEvaluateInconclusive(t *testing.T) {
 	if _, checks := got.Availability.Ratio(time.Hour, at(3)); checks != wantChecks {
 		t.Fatalf("availability counted the inconclusive check: %d checks, want %d", checks, wantChecks)
 	}
-	if len(dec.Seen) != 3 || dec.Seen[0].Side != probe.SideChecker {
+	if len(dec.Seen) != 3 || dec.Seen[0].Side != outcome.SideChecker {
 		t.Fatalf("seen components %+v", dec.Seen)
 	}
 
@@ -234,8 +234,8 @@ func TestEvaluateInconclusive(t *testing.T) {
 func TestInconclusiveNeverDecidesRecovery(t *testing.T) {
 	rec, _ := failing(5, nil)
 	rec.Recovery = RecoveryStatus{IncidentID: "old", ExecutionName: "old", LastOutcome: RecoveryExhausted, CooldownUntil: at(5)}
-	c := check(6, every(allOK(), func(n string) probe.Result {
-		return failedAt(n, probe.PhaseChecker, probe.SideChecker, "not probed")
+	c := check(6, every(allOK(), func(n string) outcome.Result {
+		return failedAt(n, outcome.PhaseChecker, outcome.SideChecker, "not probed")
 	}))
 	got, dec := Evaluate(rec, c, at(6))
 	if dec.StartRecovery || got.Recovery.Pending || got.Recovery.IncidentID != "old" {

@@ -4,7 +4,7 @@ import (
 	"math"
 
 	"github.com/vigil-monitor/vigil/internal/config"
-	"github.com/vigil-monitor/vigil/internal/probe"
+	"github.com/vigil-monitor/vigil/internal/probe/outcome"
 )
 
 // Score is the 0–100 score of one component result (SPEC §3):
@@ -18,7 +18,7 @@ import (
 // floor keeps a healthy component distinguishable from an unhealthy one. If
 // LatencyCritical is not above LatencyWarning, any latency over the warning
 // scores 50. The result is rounded to one decimal.
-func Score(r probe.Result, t config.Thresholds) float64 {
+func Score(r outcome.Result, t config.Thresholds) float64 {
 	if !r.Healthy {
 		return 0
 	}

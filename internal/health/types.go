@@ -7,7 +7,7 @@ package health
 import (
 	"time"
 
-	"github.com/vigil-monitor/vigil/internal/probe"
+	"github.com/vigil-monitor/vigil/internal/probe/outcome"
 )
 
 // State is an integration's lifecycle state.
@@ -55,9 +55,9 @@ type ComponentStatus struct {
 	LatencyMs float64 `json:"latency_ms"`
 	Score     float64 `json:"score"`
 	Error     string  `json:"error,omitempty"`
-	// Side is whose fault an unhealthy result points at (probe.Side*);
+	// Side is whose fault an unhealthy result points at (outcome.Side*);
 	// empty when healthy.
-	Side         probe.Side         `json:"side,omitempty"`
+	Side         outcome.Side       `json:"side,omitempty"`
 	Metrics      map[string]float64 `json:"metrics,omitempty"`
 	CertDaysLeft *float64           `json:"cert_days_left,omitempty"`
 }

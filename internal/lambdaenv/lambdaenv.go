@@ -16,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/vigil-monitor/vigil/internal/awsenv/session"
@@ -85,12 +85,12 @@ func (s Settings) Logger() *slog.Logger {
 // the cold start loudly. An SSM parameter is re-read at most once per ttl, so
 // targets change without a redeploy; if a refresh fails or the new document is
 // invalid, the last good document is kept and the error is logged.
-func (s Settings) ConfigSource(getter config.SSMGetter, ttl time.Duration, log *slog.Logger) (func(context.Context) (*config.Document, error), error) {
+func (s Settings) ConfigSource(getter SSMGetter, ttl time.Duration, log *slog.Logger) (func(context.Context) (*config.Document, error), error) {
 	return s.configSource(getter, ttl, log, time.Now)
 }
 
 // configSource is ConfigSource on the clock now.
-func (s Settings) configSource(getter config.SSMGetter, ttl time.Duration, log *slog.Logger, now func() time.Time) (func(context.Context) (*config.Document, error), error) {
+func (s Settings) configSource(getter SSMGetter, ttl time.Duration, log *slog.Logger, now func() time.Time) (func(context.Context) (*config.Document, error), error) {
 	if s.ConfigParameter == "" {
 		doc, err := config.LoadFile(s.ConfigFile)
 		if err != nil {
@@ -103,7 +103,7 @@ func (s Settings) configSource(getter config.SSMGetter, ttl time.Duration, log *
 }
 
 type ssmCache struct {
-	ssm  config.SSMGetter
+	ssm  SSMGetter
 	name string
 	ttl  time.Duration
 	log  *slog.Logger
@@ -120,7 +120,7 @@ func (c *ssmCache) get(ctx context.Context) (*config.Document, error) {
 	if c.doc != nil && c.now().Sub(c.fetched) < c.ttl {
 		return c.doc, nil
 	}
-	doc, err := config.LoadSSM(ctx, c.ssm, c.name)
+	doc, err := loadSSM(ctx, c.ssm, c.name)
 	if err != nil {
 		if c.doc != nil {
 			c.log.Error("refresh config failed; keeping the last good document", "parameter", c.name, "error", err)
@@ -132,20 +132,36 @@ func (c *ssmCache) get(ctx context.Context) (*config.Document, error) {
 	return doc, nil
 }
 
+// SSMGetter is the part of the SSM client the config source needs;
+// *ssm.Client satisfies it.
+type SSMGetter interface {
+	GetParameter(ctx context.Context, in *ssm.GetParameterInput, optFns ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
+}
+
+var _ SSMGetter = (*ssm.Client)(nil)
+
+// loadSSM reads the document from the SSM parameter name (String or
+// SecureString, decrypted) and parses it (see config.Parse). It lets targets
+// change without a redeploy.
+func loadSSM(ctx context.Context, client SSMGetter, name string) (*config.Document, error) {
+	out, err := client.GetParameter(ctx, &ssm.GetParameterInput{
+		Name:           aws.String(name),
+		WithDecryption: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("config: get SSM parameter %s: %w", name, err)
+	}
+	if out.Parameter == nil || out.Parameter.Value == nil {
+		return nil, fmt.Errorf("config: SSM parameter %s has no value", name)
+	}
+	return config.ParseNamed("SSM parameter "+name, []byte(*out.Parameter.Value))
+}
+
 func getenv(k, def string) string {
 	if v := strings.TrimSpace(os.Getenv(k)); v != "" {
 		return v
 	}
 	return def
-}
-
-// RequestID is the Lambda request id of ctx, or "" outside Lambda; every log
-// line of an invocation carries it.
-func RequestID(ctx context.Context) string {
-	if lc, ok := lambdacontext.FromContext(ctx); ok {
-		return lc.AwsRequestID
-	}
-	return ""
 }
 
 // Env is what every function's main wires its handler from.

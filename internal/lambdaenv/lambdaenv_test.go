@@ -2,10 +2,13 @@ package lambdaenv
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,8 +16,46 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/vigil-monitor/vigil/internal/config"
 	"github.com/vigil-monitor/vigil/internal/emulator"
 )
+
+// The package's one emulator, started by the first test that needs SSM.
+var (
+	motoOnce sync.Once
+	moto     *emulator.Moto
+	motoErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	moto.Stop()
+	os.Exit(code)
+}
+
+// ssmClient returns a client of the shared moto server, starting it once. A
+// missing moto_server fails the test.
+func ssmClient(t *testing.T) *ssm.Client {
+	t.Helper()
+	motoOnce.Do(func() { moto, motoErr = emulator.StartMoto(context.Background(), emulator.MotoOptions{}) })
+	if motoErr != nil {
+		t.Fatalf("moto: %v", motoErr)
+	}
+	return ssm.NewFromConfig(moto.AWSConfig())
+}
+
+// putParameter stores value under name in the emulator's SSM.
+func putParameter(t *testing.T, client *ssm.Client, name, value string, typ ssmtypes.ParameterType) {
+	t.Helper()
+	if _, err := client.PutParameter(t.Context(), &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String(value), Type: typ, Overwrite: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// oneIntegration is a valid document of one integration named name.
+func oneIntegration(name string) string {
+	return "integrations:\n  - name: " + name + "\n    components:\n      - {name: db, type: tcp, target: 'db.example.com:5432'}\n"
+}
 
 func TestFromEnv(t *testing.T) {
 	tests := []struct {
@@ -73,21 +114,12 @@ func TestFromEnv(t *testing.T) {
 // version keeps the last good document (against the emulator's SSM).
 func TestConfigSourceSSM(t *testing.T) {
 	ctx := context.Background()
-	m, err := emulator.StartMoto(ctx, emulator.MotoOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Stop()
-	client := ssm.NewFromConfig(m.AWSConfig())
+	client := ssmClient(t)
 	put := func(v string) {
 		t.Helper()
-		if _, err := client.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/vigil/config"), Value: aws.String(v), Type: ssmtypes.ParameterTypeString, Overwrite: aws.Bool(true)}); err != nil {
-			t.Fatal(err)
-		}
+		putParameter(t, client, "/vigil/config", v, ssmtypes.ParameterTypeString)
 	}
-	doc := func(name string) string {
-		return "integrations:\n  - name: " + name + "\n    components:\n      - {name: db, type: tcp, target: 'db.example.com:5432'}\n"
-	}
+	doc := oneIntegration
 	put(doc("first"))
 	s := Settings{ConfigParameter: "/vigil/config"}
 	clock := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
@@ -126,5 +158,33 @@ func TestConfigSourceSSM(t *testing.T) {
 	get, _ = empty.ConfigSource(client, time.Minute, slog.Default())
 	if _, err := get(ctx); err == nil || !strings.Contains(err.Error(), "/vigil/missing") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// loadSSM reads a SecureString decrypted, and its errors name the parameter
+// and keep what config and SSM said (against the emulator's SSM).
+func TestLoadSSM(t *testing.T) {
+	ctx := t.Context()
+	client := ssmClient(t)
+	putParameter(t, client, "/vigil/load/secure", oneIntegration("secure"), ssmtypes.ParameterTypeSecureString)
+	putParameter(t, client, "/vigil/load/invalid", "integrations:\n  - name: bare\n", ssmtypes.ParameterTypeString)
+
+	doc, err := loadSSM(ctx, client, "/vigil/load/secure")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Integrations) != 1 || doc.Integrations[0].Name != "secure" {
+		t.Fatalf("document = %+v, want the decrypted one integration", doc)
+	}
+
+	_, err = loadSSM(ctx, client, "/vigil/load/invalid")
+	if !errors.Is(err, config.ErrNoComponents) || !strings.HasPrefix(err.Error(), "config: SSM parameter /vigil/load/invalid: invalid document") {
+		t.Errorf("invalid document: err = %v, want config's ErrNoComponents under the parameter's name", err)
+	}
+
+	_, err = loadSSM(ctx, client, "/vigil/load/missing")
+	var notFound *ssmtypes.ParameterNotFound
+	if !errors.As(err, &notFound) || !strings.HasPrefix(err.Error(), "config: get SSM parameter /vigil/load/missing: ") {
+		t.Errorf("missing parameter: err = %v, want SSM's ParameterNotFound under the parameter's name", err)
 	}
 }

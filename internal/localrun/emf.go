@@ -3,6 +3,7 @@ package localrun
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -173,4 +174,26 @@ func (t *lineTap) Write(p []byte) (int, error) {
 		t.line(line)
 	}
 	return n, err
+}
+
+// ownLines passes on the lines a function writes itself — each a JSON
+// object, as the functions log — out of everything the Runtime Interface
+// Emulator prints (its own lines, START/END/REPORT). Several functions may
+// share one.
+type ownLines struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (o *ownLines) line(b []byte) {
+	b = bytes.TrimSpace(b)
+	// The runtime emulator may prefix a line; the function's record is the
+	// JSON object that ends it, as on Lambda.
+	i := bytes.IndexByte(b, '{')
+	if i < 0 || b[len(b)-1] != '}' || !json.Valid(b[i:]) {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	_, _ = o.w.Write(append(b[i:len(b):len(b)], '\n'))
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -55,6 +56,11 @@ type Options struct {
 	// Log receives the functions' and moto's output; nil writes them to
 	// files in Dir.
 	Log io.Writer
+	// FunctionLog, when set, also receives each function's own log lines:
+	// the JSON its bootstrap writes (log records and EMF metric documents),
+	// and nothing else — moto's request log and the Runtime Interface
+	// Emulator's lines go to Log (or the files in Dir) only.
+	FunctionLog io.Writer
 	// StackName, when set, is the functions' VIGIL_STACK_NAME: the
 	// HealthCheck function then converges the document's alarms and
 	// dashboard on moto, as in a deployed stack.
@@ -178,11 +184,18 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	}
 	env = append(env, o.Env...)
 	timeouts := map[string]time.Duration{"healthcheck": 50 * time.Second, "recovery": 60 * time.Second, "status": 10 * time.Second}
+	var own *ownLines
+	if o.FunctionLog != nil {
+		own = &ownLines{w: o.FunctionLog}
+	}
 	for _, fn := range fns {
 		name := "vigil-" + fn
 		w, err := logTo(name)
 		if err != nil {
 			return s, err
+		}
+		if own != nil {
+			w = &lineTap{next: w, line: own.line}
 		}
 		// The functions write their metrics to standard output as EMF.
 		w = s.metrics.wrap(w)
@@ -204,73 +217,119 @@ const (
 	CriticalTopic = "vigil-local-critical"
 )
 
-// createResources makes what template.yaml would: the table, the warning
-// and critical topics (one SQS queue subscribed to both, so notifications
-// can be read back in the order they were sent, each with the topic it
-// reached) and the recovery state machine from
-// statemachine/recovery.asl.json.
+// createResources makes what template.yaml would (see provision) and
+// keeps their names.
 func (s *Stack) createResources(ctx context.Context, root string) error {
-	if err := store.CreateTable(ctx, s.Clients.DynamoDB, TableName); err != nil {
-		return fmt.Errorf("localrun: create table: %w", err)
+	r, err := provision(ctx, s.Clients, root)
+	if err != nil {
+		return err
 	}
-	q := sqs.NewFromConfig(s.Clients.Config)
+	s.QueueURL, s.WarningTopicARN, s.CriticalTopicARN, s.StateMachineARN = r.QueueURL, r.WarningTopicARN, r.CriticalTopicARN, r.StateMachineARN
+	return nil
+}
+
+// Resources are the names of what provision made.
+type Resources struct {
+	Table            string
+	WarningTopicARN  string
+	CriticalTopicARN string
+	StateMachineARN  string
+	QueueURL         string // subscribed to both topics
+}
+
+// provision makes what template.yaml would: the table, the warning and
+// critical topics (one SQS queue subscribed to both, so notifications can be
+// read back in the order they were sent, each with the topic it reached)
+// and the recovery state machine from statemachine/recovery.asl.json. It may
+// run again on the same emulator: what exists is kept.
+func provision(ctx context.Context, c *awsenv.Clients, root string) (Resources, error) {
+	r := Resources{Table: TableName}
+	if err := store.CreateTable(ctx, c.DynamoDB, TableName); err != nil {
+		return r, fmt.Errorf("localrun: create table: %w", err)
+	}
+	q := sqs.NewFromConfig(c.Config)
 	queue, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("vigil-local-notifications")})
 	if err != nil {
-		return fmt.Errorf("localrun: create queue: %w", err)
+		return r, fmt.Errorf("localrun: create queue: %w", err)
 	}
-	s.QueueURL = *queue.QueueUrl
-	queueARN := fmt.Sprintf("arn:aws:sqs:%s:%s:vigil-local-notifications", emulator.Region, Account)
+	r.QueueURL = *queue.QueueUrl
+	queueARN := fmt.Sprintf("arn:aws:sqs:%s:%s:vigil-local-notifications", c.Config.Region, Account)
 	for _, t := range []struct {
 		name string
 		arn  *string
-	}{{WarningTopic, &s.WarningTopicARN}, {CriticalTopic, &s.CriticalTopicARN}} {
-		topic, err := s.Clients.SNS.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(t.name)})
+	}{{WarningTopic, &r.WarningTopicARN}, {CriticalTopic, &r.CriticalTopicARN}} {
+		topic, err := c.SNS.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(t.name)})
 		if err != nil {
-			return fmt.Errorf("localrun: create topic %s: %w", t.name, err)
+			return r, fmt.Errorf("localrun: create topic %s: %w", t.name, err)
 		}
 		*t.arn = *topic.TopicArn
 		// Not raw: the SNS envelope names the topic and carries the
 		// message attributes (kind, severity).
-		if _, err := s.Clients.SNS.Subscribe(ctx, &sns.SubscribeInput{
+		if _, err := c.SNS.Subscribe(ctx, &sns.SubscribeInput{
 			TopicArn: topic.TopicArn, Protocol: aws.String("sqs"), Endpoint: aws.String(queueARN),
 		}); err != nil {
-			return fmt.Errorf("localrun: subscribe queue to %s: %w", t.name, err)
+			return r, fmt.Errorf("localrun: subscribe queue to %s: %w", t.name, err)
 		}
 	}
 	def, err := os.ReadFile(filepath.Join(root, "statemachine", "recovery.asl.json"))
 	if err != nil {
-		return fmt.Errorf("localrun: read state machine: %w", err)
+		return r, fmt.Errorf("localrun: read state machine: %w", err)
 	}
-	fnARN := fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", emulator.Region, Account, Recovery)
-	sm, err := s.Clients.SFN.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
+	fnARN := fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", c.Config.Region, Account, Recovery)
+	sm, err := c.SFN.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
 		Name:       aws.String(stateMachineName),
 		Definition: aws.String(strings.ReplaceAll(string(def), "${RecoveryFunctionArn}", fnARN)),
 		RoleArn:    aws.String(fmt.Sprintf("arn:aws:iam::%s:role/vigil-recovery", Account)),
 	})
-	if err != nil {
-		return fmt.Errorf("localrun: create state machine: %w", err)
+	var exists *sfntypes.StateMachineAlreadyExists
+	switch {
+	case errors.As(err, &exists):
+		r.StateMachineARN = StateMachineARN(c.Config.Region)
+	case err != nil:
+		return r, fmt.Errorf("localrun: create state machine: %w", err)
+	default:
+		r.StateMachineARN = *sm.StateMachineArn
 	}
-	s.StateMachineARN = *sm.StateMachineArn
-	return nil
+	return r, nil
+}
+
+// StateMachineARN is the recovery state machine's ARN in region of the
+// emulator's account.
+func StateMachineARN(region string) string {
+	return fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", region, Account, stateMachineName)
 }
 
 func (s *Stack) renderConfig(root, src string) error {
-	if src == "" {
-		src = filepath.Join(root, "config", "vigil.yaml")
-	}
-	b, err := os.ReadFile(src)
+	text, err := document(root, src, strings.TrimPrefix(s.BridgeURL, "http://"))
 	if err != nil {
-		return fmt.Errorf("localrun: read config: %w", err)
-	}
-	text := string(b)
-	if s.BridgeURL != "" {
-		text = strings.ReplaceAll(text, "127.0.0.1:8765", strings.TrimPrefix(s.BridgeURL, "http://"))
+		return err
 	}
 	s.ConfigPath = filepath.Join(s.Dir, "vigil.yaml")
 	if err := os.WriteFile(s.ConfigPath, []byte(text), 0o644); err != nil {
 		return fmt.Errorf("localrun: write config: %w", err)
 	}
 	return nil
+}
+
+// sampleBridge is the demo bridge's address in the sample config.
+const sampleBridge = "127.0.0.1:8765"
+
+// document reads the configuration document src (default: the module's
+// config/vigil.yaml) with the sample bridge address replaced by bridge,
+// when bridge is not empty.
+func document(root, src, bridge string) (string, error) {
+	if src == "" {
+		src = filepath.Join(root, "config", "vigil.yaml")
+	}
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return "", fmt.Errorf("localrun: read config: %w", err)
+	}
+	text := string(b)
+	if bridge != "" {
+		text = strings.ReplaceAll(text, sampleBridge, bridge)
+	}
+	return text, nil
 }
 
 // WaitMetric waits until the functions have written a datum of metric

@@ -6,7 +6,7 @@ import (
 
 	"github.com/vigil-monitor/vigil/internal/config"
 	"github.com/vigil-monitor/vigil/internal/health"
-	"github.com/vigil-monitor/vigil/internal/probe"
+	"github.com/vigil-monitor/vigil/internal/probe/outcome"
 )
 
 // Dim is one dimension of a datum.
@@ -31,7 +31,7 @@ type Datum struct {
 // the newer state has been published already): only StaleTicks = 1 is
 // returned, without dimension. The caller should not publish a Duplicate outcome at all, since
 // CloudWatch would count its samples twice.
-func ForCheck(integ config.Integration, rec health.Record, results []probe.Result, at time.Time) []Datum {
+func ForCheck(integ config.Integration, rec health.Record, results []outcome.Result, at time.Time) []Datum {
 	dimI := []Dim{{DimIntegration, integ.Name}}
 	if !rec.LastTick.IsZero() && at.Before(rec.LastTick) {
 		// No dimension: one stack-level alarm watches it; the record's
@@ -158,7 +158,7 @@ func ForRecovery(integration string, ev RecoveryEvent, duration time.Duration, a
 // checkDurationMs prefers the duration Evaluate recorded for this check (the
 // last entry of the latency window); without it, the probes ran concurrently,
 // so the slowest result bounds the check.
-func checkDurationMs(rec health.Record, results []probe.Result) float64 {
+func checkDurationMs(rec health.Record, results []outcome.Result) float64 {
 	if l := rec.Availability.LatencyMs; len(l) > 0 {
 		return l[len(l)-1]
 	}

@@ -6,15 +6,17 @@ import (
 	"net"
 	"net/netip"
 	"syscall"
+
+	"github.com/vigil-monitor/vigil/internal/destination"
 )
 
 // NewDialer returns a dialer that checks every address it is about to
-// connect to with CheckAddr under p, and refuses with a *RefusedError (inside
-// the *net.OpError the dial returns) rather than connect. Config checks
-// literal targets at load time, but a name can resolve anywhere at dial time
-// (DNS rebinding, a record pointing at 169.254.169.254), and every redirect
-// hop dials anew. Names are looked up with r, or the system resolver when r
-// is nil.
+// connect to with destination.Check under p, and refuses with a
+// *RefusedError (inside the *net.OpError the dial returns) rather than
+// connect. Config checks literal targets at load time, but a name can
+// resolve anywhere at dial time (DNS rebinding, a record pointing at
+// 169.254.169.254), and every redirect hop dials anew. Names are looked up
+// with r, or the system resolver when r is nil.
 //
 // Dial with Dial, or through NewClient, so the connection also gets the
 // caller's deadline.
@@ -30,7 +32,7 @@ func NewDialer(p Policy, r *net.Resolver) *net.Dialer {
 				// Fail closed: an address we cannot read is not one we can vouch for.
 				return &RefusedError{Reason: fmt.Sprintf("unparsable address %q", address)}
 			}
-			return CheckAddr(ap.Addr(), p)
+			return destination.Check(ap.Addr(), p)
 		},
 	}
 }

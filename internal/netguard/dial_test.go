@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -97,4 +98,17 @@ func TestDialDeadline(t *testing.T) {
 	// A refused dial never reaches SetDeadline and comes back typed.
 	_, err = Dial(t.Context(), NewDialer(Policy{}, nil), "tcp", ln.Addr().String())
 	checkRefusal(t, err, "loopback")
+}
+
+// checkRefusal fails t unless err is the guard's typed refusal with reason
+// in its text.
+func checkRefusal(t *testing.T, err error, reason string) {
+	t.Helper()
+	var refused *RefusedError
+	if !errors.As(err, &refused) || !errors.Is(err, ErrRefused) {
+		t.Fatalf("err = %v, want a *RefusedError wrapping ErrRefused", err)
+	}
+	if !strings.Contains(err.Error(), "refused destination: ") || !strings.Contains(refused.Reason, reason) {
+		t.Errorf("err = %q, want %q in its reason", err, reason)
+	}
 }

@@ -215,8 +215,8 @@ func reasonf(format string, args ...any) error {
 	return &reasonError{fmt.Sprintf(format, args...)}
 }
 
-// fail marks r unhealthy, stopped in phase because of err.
-func (r *Result) fail(phase string, err error, budget time.Duration) {
+// markFailed marks r unhealthy, stopped in phase because of err.
+func markFailed(r *Result, phase string, err error, budget time.Duration) {
 	r.Healthy = false
 	r.Phase = phase
 	r.Side, r.Error = Classify(err, phase, budget)
@@ -225,6 +225,6 @@ func (r *Result) fail(phase string, err error, budget time.Duration) {
 // checkerResult is the Result of a component the checker could not probe.
 func checkerResult(format string, args ...any) Result {
 	var r Result
-	r.fail(PhaseChecker, reasonf(format, args...), 0)
+	markFailed(&r, PhaseChecker, reasonf(format, args...), 0)
 	return r
 }

@@ -43,7 +43,7 @@ func (p prober) probeHTTP(ctx context.Context, c config.Component, extra http.He
 	start := time.Now()
 	fail := func(phase string, err error) Result {
 		r.Latency = time.Since(start)
-		r.fail(phase, err, budget)
+		markFailed(&r, phase, err, budget)
 		return r
 	}
 
@@ -81,9 +81,9 @@ func (p prober) probeHTTP(ctx context.Context, c config.Component, extra http.He
 
 	if !slices.Contains(s.ExpectedStatus, resp.StatusCode) {
 		if len(s.ExpectedStatus) == 1 {
-			r.fail(PhaseStatus, reasonf("status %d, want %d", resp.StatusCode, s.ExpectedStatus[0]), budget)
+			markFailed(&r, PhaseStatus, reasonf("status %d, want %d", resp.StatusCode, s.ExpectedStatus[0]), budget)
 		} else {
-			r.fail(PhaseStatus, reasonf("status %d, want one of %v", resp.StatusCode, s.ExpectedStatus), budget)
+			markFailed(&r, PhaseStatus, reasonf("status %d, want one of %v", resp.StatusCode, s.ExpectedStatus), budget)
 		}
 		return r
 	}
@@ -91,7 +91,7 @@ func (p prober) probeHTTP(ctx context.Context, c config.Component, extra http.He
 	reasons, metrics := evaluateBody(b, s.Assertions, s.Metrics, extra)
 	r.Metrics = metrics
 	if len(reasons) > 0 {
-		r.fail(PhaseAssertion, &reasonError{strings.Join(reasons, "; ")}, budget)
+		markFailed(&r, PhaseAssertion, &reasonError{strings.Join(reasons, "; ")}, budget)
 		return r
 	}
 	r.Healthy = true

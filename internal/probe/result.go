@@ -8,69 +8,37 @@
 // itself is broken" (SPEC §10, "the monitor does no harm").
 package probe
 
-import "time"
+import "github.com/vigil-monitor/vigil/internal/probe/outcome"
 
-// Result is the outcome of probing one component once.
-type Result struct {
-	Component string        `json:"component"`
-	Healthy   bool          `json:"healthy"`
-	Latency   time.Duration `json:"latency"`
-	// Error says why the component is unhealthy, as "<phase>: <cause>";
-	// empty when healthy. It never holds a secret header value, and Run
-	// cuts it to bound.Error bytes.
-	Error string `json:"error,omitempty"`
-	// Phase is where a failed probe stopped (Phase* constants); empty when healthy.
-	Phase string `json:"phase,omitempty"`
-	// Side is whose fault the failure points at; empty when healthy.
-	Side       Side `json:"side,omitempty"`
-	StatusCode int  `json:"status_code,omitempty"`
-	// Metrics holds numbers extracted from an HTTP JSON body, by metric name.
-	Metrics map[string]float64 `json:"metrics,omitempty"`
-	// CertDaysLeft is the days until the served certificate expires, for
-	// https and wss targets; nil otherwise.
-	CertDaysLeft *float64 `json:"cert_days_left,omitempty"`
-}
+// Result, Side and the Side* and Phase* constants are package outcome's,
+// which imports no network code so the health model can read results
+// without linking the probes. They are named here too, so probe code and
+// its callers read as before.
 
-// Side is whose fault a failed probe points at.
-type Side string
+// Result is the outcome of probing one component once (outcome.Result).
+type Result = outcome.Result
 
-// Sides, as Classify assigns them.
+// Side is whose fault a failed probe points at (outcome.Side).
+type Side = outcome.Side
+
+// Sides, as Classify assigns them (see outcome.SideTarget and the others).
 const (
-	// SideTarget: the target answered wrongly, refused or reset: its fault.
-	SideTarget Side = "target"
-	// SideChecker: only the checker can cause it: its resolver refusing or
-	// unreachable, its own resources or network, a probe that never ran.
-	SideChecker Side = "checker"
-	// SideUnknown: could be either: a resolver that timed out or failed
-	// (SERVFAIL), a connect that timed out, a host unreachable.
-	SideUnknown Side = "unknown"
+	SideTarget  = outcome.SideTarget
+	SideChecker = outcome.SideChecker
+	SideUnknown = outcome.SideUnknown
 )
 
-// Phases, in the order a probe goes through them. Result.Phase holds one.
+// Phases, in the order a probe goes through them (see outcome.PhaseDNS and
+// the others). Result.Phase holds one.
 const (
-	// PhaseDNS is the name lookup.
-	PhaseDNS = "dns"
-	// PhaseConnect is the TCP connect, including the guard's check of the
-	// resolved address.
-	PhaseConnect = "connect"
-	// PhaseTLS is the TLS handshake of an https or wss target.
-	PhaseTLS = "tls"
-	// PhaseHeaders is sending the request and waiting for the response
-	// headers (and following redirects).
-	PhaseHeaders = "response headers"
-	// PhaseBody is reading the response body.
-	PhaseBody = "body"
-	// PhaseStatus is judging the status code against expected_status.
-	PhaseStatus = "status"
-	// PhaseAssertion is judging the body: assertions and extracted metrics.
-	PhaseAssertion = "assertion"
-	// PhaseWSHandshake is the WebSocket upgrade request and its answer.
-	PhaseWSHandshake = "websocket handshake"
-	// PhaseWSReply is sending the message and awaiting the expected reply.
-	PhaseWSReply = "websocket reply"
-	// PhaseChecker is a fault inside the checker before any network step:
-	// a component not probed before the deadline, a probe panic, an unknown
-	// probe type, secret headers that could not be resolved, a request the
-	// checker could not build.
-	PhaseChecker = "checker"
+	PhaseDNS         = outcome.PhaseDNS
+	PhaseConnect     = outcome.PhaseConnect
+	PhaseTLS         = outcome.PhaseTLS
+	PhaseHeaders     = outcome.PhaseHeaders
+	PhaseBody        = outcome.PhaseBody
+	PhaseStatus      = outcome.PhaseStatus
+	PhaseAssertion   = outcome.PhaseAssertion
+	PhaseWSHandshake = outcome.PhaseWSHandshake
+	PhaseWSReply     = outcome.PhaseWSReply
+	PhaseChecker     = outcome.PhaseChecker
 )

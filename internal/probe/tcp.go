@@ -35,7 +35,7 @@ func (p prober) tcp(ctx context.Context, c config.Component, headers http.Header
 		if errors.As(err, &dnsErr) {
 			phase = PhaseDNS
 		}
-		r.fail(phase, err, budget)
+		markFailed(&r, phase, err, budget)
 		r.Error = netguard.Redact(r.Error, headers)
 		return r
 	}

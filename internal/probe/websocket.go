@@ -49,7 +49,7 @@ func (p prober) probeWebSocket(ctx context.Context, c config.Component, extra ht
 	start := time.Now()
 	fail := func(phase string, err error) Result {
 		r.Latency = time.Since(start)
-		r.fail(phase, err, budget)
+		markFailed(&r, phase, err, budget)
 		return r
 	}
 	conn, resp, err := websocket.Dial(ctx, c.Target, &websocket.DialOptions{

@@ -14,10 +14,10 @@ import (
 	"github.com/vigil-monitor/vigil/internal/config"
 	"github.com/vigil-monitor/vigil/internal/execution"
 	"github.com/vigil-monitor/vigil/internal/health"
-	"github.com/vigil-monitor/vigil/internal/lambdaenv"
 	"github.com/vigil-monitor/vigil/internal/metrics"
 	"github.com/vigil-monitor/vigil/internal/notify"
 	"github.com/vigil-monitor/vigil/internal/probe"
+	"github.com/vigil-monitor/vigil/internal/requestid"
 	"github.com/vigil-monitor/vigil/internal/secret"
 	"github.com/vigil-monitor/vigil/internal/store"
 )
@@ -174,7 +174,7 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Result, error) {
 		return Result{}, fmt.Errorf("recovery: %s: %w: incident_id, integration and attempt ≥ 1 are required (got %q, %q, %d)",
 			ev.Phase, ErrBadEvent, ev.IncidentID, ev.Integration, ev.Attempt)
 	}
-	log := h.logger().With("request_id", lambdaenv.RequestID(ctx), "integration", ev.Integration,
+	log := h.logger().With("request_id", requestid.FromContext(ctx), "integration", ev.Integration,
 		"incident", ev.IncidentID, "attempt", ev.Attempt, "phase", ev.Phase)
 	integ, err := h.integration(ctx, ev.Integration)
 	if err != nil {

@@ -28,7 +28,15 @@ func RenderMarkdown(w io.Writer, rep Report) error {
 	m := &md{w: w}
 	m.line("# Integration health report")
 	m.line("")
-	m.line("Generated %s · %s · default SLO %s %%", fmtTime(rep.GeneratedAt), plural(len(rep.Integrations), "integration"), fmtNum(rep.SLOPercent))
+	head := fmt.Sprintf("Generated %s · %s · default SLO %s %%", fmtTime(rep.GeneratedAt), plural(len(rep.Integrations), "integration"), fmtNum(rep.SLOPercent))
+	if n := len(rep.Unreadable) + rep.UnreadableOmitted; n > 0 {
+		head += fmt.Sprintf(" · **%s could not be read**", plural(n, "stored record"))
+	}
+	m.line("%s", head)
+	if len(rep.Unreadable) > 0 {
+		m.line("")
+		m.unreadable(rep)
+	}
 	if len(rep.Integrations) == 0 {
 		m.line("")
 		m.line("No integrations are configured or stored.")
@@ -38,6 +46,28 @@ func RenderMarkdown(w io.Writer, rep Report) error {
 		m.integration(in, rep.GeneratedAt)
 	}
 	return m.err
+}
+
+// unreadable is the note on the stored records that could not be read.
+func (m *md) unreadable(rep Report) {
+	n := len(rep.Unreadable) + rep.UnreadableOmitted
+	m.line("## Unreadable records")
+	m.line("")
+	if n == 1 {
+		m.line("1 stored record could not be read. It is left untouched and is not in this report; every integration below was read in full. Repair or delete its item (partition key `STATE`, sort key the integration's name).")
+	} else {
+		m.line("%d stored records could not be read. They are left untouched and are not in this report; every integration below was read in full. Repair or delete each item (partition key `STATE`, sort key the integration's name).", n)
+	}
+	m.line("")
+	m.line("| Integration | Why it cannot be read |")
+	m.line("|---|---|")
+	for _, u := range rep.Unreadable {
+		m.row(dash(inert(u.Integration)), inert(u.Error))
+	}
+	if rep.UnreadableOmitted > 0 {
+		m.line("")
+		m.line("… and %d more, not listed.", rep.UnreadableOmitted)
+	}
 }
 
 type md struct {

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/vigil-monitor/vigil/internal/bound"
 	"github.com/vigil-monitor/vigil/internal/config"
 	"github.com/vigil-monitor/vigil/internal/health"
 )
@@ -66,6 +67,7 @@ type Option func(*options)
 
 type options struct {
 	statusQuery *time.Duration
+	unreadable  []Unreadable
 }
 
 // WithStatusQuery records how long the caller (the Status function) took to
@@ -73,6 +75,30 @@ type options struct {
 // Without it the status-query target reads "not measured".
 func WithStatusQuery(d time.Duration) Option {
 	return func(o *options) { o.statusQuery = &d }
+}
+
+// WithUnreadable names stored records the caller could not read (a
+// malformed item), with why. The report shows them in a note of their own
+// instead of an integration: a configured integration among them is not
+// shown as never checked, which would be false. Each name and reason is cut
+// to a bounded size and at most MaxUnreadable are listed.
+func WithUnreadable(items []Unreadable) Option {
+	return func(o *options) { o.unreadable = append(o.unreadable, items...) }
+}
+
+// Bounds of the unreadable-records note.
+const (
+	// MaxUnreadable is the most unreadable records the report names; the
+	// rest are counted in Report.UnreadableOmitted.
+	MaxUnreadable = 50
+	// maxUnreadableError bounds the reason given for each.
+	maxUnreadableError = bound.Cause
+)
+
+// Unreadable is a stored record that could not be read, and why.
+type Unreadable struct {
+	Integration string `json:"integration"`
+	Error       string `json:"error"`
 }
 
 // Report is the JSON view of every integration, sorted by name.
@@ -83,6 +109,12 @@ type Report struct {
 	SLOPercent    float64       `json:"slo_percent"`
 	StatusQueryMs *float64      `json:"status_query_ms,omitempty"`
 	Integrations  []Integration `json:"integrations"`
+	// Unreadable names the stored records that could not be read, sorted by
+	// name (at most MaxUnreadable; UnreadableOmitted counts the rest). The
+	// integrations listed are read in full; these are in none of them.
+	// Absent when every record was read.
+	Unreadable        []Unreadable `json:"unreadable,omitempty"`
+	UnreadableOmitted int          `json:"unreadable_omitted,omitempty"`
 }
 
 // Integration is the view of one integration.
@@ -330,6 +362,12 @@ func JSON(recs []health.Record, doc *config.Document, now time.Time, opts ...Opt
 		}
 	}
 	seen := map[string]bool{}
+	// An unreadable record's integration is neither shown from a record nor
+	// as never checked: the note names it.
+	for _, u := range o.unreadable {
+		seen[u.Integration] = true
+	}
+	rep.Unreadable, rep.UnreadableOmitted = unreadable(o.unreadable)
 	for _, r := range recs {
 		in, ok := cfgs[r.Integration]
 		if !ok {
@@ -346,4 +384,22 @@ func JSON(recs []health.Record, doc *config.Document, now time.Time, opts ...Opt
 	}
 	slices.SortFunc(rep.Integrations, func(a, b Integration) int { return cmp.Compare(a.Name, b.Name) })
 	return rep
+}
+
+// unreadable bounds the note: sorted by name, names and reasons cut, at
+// most MaxUnreadable listed and the number left out.
+func unreadable(items []Unreadable) ([]Unreadable, int) {
+	if len(items) == 0 {
+		return nil, 0
+	}
+	out := make([]Unreadable, 0, min(len(items), MaxUnreadable))
+	sorted := slices.Clone(items)
+	slices.SortStableFunc(sorted, func(a, b Unreadable) int { return cmp.Compare(a.Integration, b.Integration) })
+	for _, u := range sorted[:min(len(sorted), MaxUnreadable)] {
+		out = append(out, Unreadable{
+			Integration: bound.Text(u.Integration, bound.Value),
+			Error:       bound.Text(u.Error, maxUnreadableError),
+		})
+	}
+	return out, len(sorted) - len(out)
 }

@@ -181,6 +181,8 @@ func TestStackOnEmulator(t *testing.T) {
 		common := map[string]string{
 			"VIGIL_TABLE": outputs["TableName"], "VIGIL_NAMESPACE": "Vigil",
 			"VIGIL_CONFIG_FILE": "vigil.yaml", "VIGIL_CONFIG_PARAMETER": "", "LOG_LEVEL": "info",
+			// Empty in AWS: declared so sam local invoke can set it.
+			"AWS_ENDPOINT_URL": "",
 		}
 		// Only the functions that publish are told the topics, both.
 		topics := map[string]string{"VIGIL_WARNING_TOPIC_ARN": outputs["WarningTopicArn"], "VIGIL_CRITICAL_TOPIC_ARN": outputs["CriticalTopicArn"]}

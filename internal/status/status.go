@@ -13,21 +13,25 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/vigil-monitor/vigil/internal/bound"
 	"github.com/vigil-monitor/vigil/internal/config"
 	"github.com/vigil-monitor/vigil/internal/health"
 	"github.com/vigil-monitor/vigil/internal/report"
+	"github.com/vigil-monitor/vigil/internal/requestid"
 	"github.com/vigil-monitor/vigil/internal/store"
 )
 
 // RecordReader reads stored records; *store.Store satisfies it. Get must
 // return an error wrapping store.ErrNotFound when nothing is stored, and Get
-// and List one wrapping store.ErrMalformed for an unreadable item.
+// and List one wrapping store.ErrMalformed for an unreadable item. List
+// returns the readable records beside that error, which holds a
+// *store.MalformedError for each unreadable item (store.MalformedItems): the
+// answer shows the readable ones and names the others.
 type RecordReader interface {
 	Get(ctx context.Context, integration string) (health.Record, error)
 	List(ctx context.Context) ([]health.Record, error)
@@ -68,6 +72,12 @@ type errorBody struct {
 // Handle answers one GET: query parameters integration=NAME (optional) and
 // format=json|markdown (default json). Client mistakes are 4xx answers with a
 // JSON error; only a failure to build the answer at all returns an error.
+//
+// A malformed stored record does not hide the others: the answer for all
+// integrations is 200 with every readable one and a note naming each
+// unreadable record and why (report.Unreadable), and 500 only when no
+// record at all could be read. A single integration's unreadable record is
+// a 500 naming the problem.
 func (h *Handler) Handle(ctx context.Context, req events.LambdaFunctionURLRequest) (events.LambdaFunctionURLResponse, error) {
 	start := time.Now()
 	log := h.logger(ctx)
@@ -115,6 +125,7 @@ func (h *Handler) Handle(ctx context.Context, req events.LambdaFunctionURLReques
 	}
 
 	var recs []health.Record
+	var unreadable []report.Unreadable
 	if one {
 		rec, err := h.Store.Get(ctx, name)
 		inConfig := slices.ContainsFunc(doc.Integrations, func(in config.Integration) bool { return in.Name == name })
@@ -125,7 +136,7 @@ func (h *Handler) Handle(ctx context.Context, req events.LambdaFunctionURLReques
 			// Configured but never checked: the report says so.
 		case errors.Is(err, store.ErrMalformed):
 			log.Error("status: malformed stored record", "error", err)
-			return h.fail(log, http.StatusInternalServerError, fmt.Sprintf("stored record of integration %q is malformed and was left untouched: %v", name, err)), nil
+			return h.fail(log, http.StatusInternalServerError, fmt.Sprintf("stored record of integration %q is malformed and was left untouched: %s", name, bound.Text(err.Error(), bound.Message))), nil
 		case err != nil:
 			log.Error("status: read record", "error", err)
 			return h.fail(log, http.StatusInternalServerError, fmt.Sprintf("reading the record of integration %q failed; see the function's logs", name)), nil
@@ -135,10 +146,21 @@ func (h *Handler) Handle(ctx context.Context, req events.LambdaFunctionURLReques
 		doc = only(doc, name)
 	} else {
 		recs, err = h.Store.List(ctx)
+		bad := store.MalformedItems(err)
 		switch {
+		case errors.Is(err, store.ErrMalformed) && len(bad) > 0:
+			// The readable records are true: report them, and name each
+			// unreadable one with why, rather than fail the whole fleet.
+			log.Error("status: malformed stored records", "count", len(bad), "error", bound.Text(err.Error(), bound.Message))
+			for _, b := range bad {
+				unreadable = append(unreadable, report.Unreadable{Integration: b.Integration, Error: strings.Join(b.Problems, "; ")})
+			}
+			if len(recs) == 0 {
+				return h.fail(log, http.StatusInternalServerError, "no stored record could be read, and the malformed ones were left untouched: "+bound.Text(err.Error(), bound.Message)), nil
+			}
 		case errors.Is(err, store.ErrMalformed):
 			log.Error("status: malformed stored records", "error", err)
-			return h.fail(log, http.StatusInternalServerError, fmt.Sprintf("malformed stored records were left untouched: %v", err)), nil
+			return h.fail(log, http.StatusInternalServerError, "malformed stored records were left untouched: "+bound.Text(err.Error(), bound.Message)), nil
 		case err != nil:
 			log.Error("status: list records", "error", err)
 			return h.fail(log, http.StatusInternalServerError, "reading the records failed; see the function's logs"), nil
@@ -149,22 +171,22 @@ func (h *Handler) Handle(ctx context.Context, req events.LambdaFunctionURLReques
 	if h.Now != nil {
 		now = h.Now()
 	}
-	opt := report.WithStatusQuery(time.Since(start))
+	opts := []report.Option{report.WithStatusQuery(time.Since(start)), report.WithUnreadable(unreadable)}
 	var body bytes.Buffer
 	contentType := ContentJSON
 	if format == FormatMarkdown {
 		contentType = ContentMarkdown
-		if err := report.Markdown(&body, recs, doc, now, opt); err != nil {
+		if err := report.Markdown(&body, recs, doc, now, opts...); err != nil {
 			return events.LambdaFunctionURLResponse{}, fmt.Errorf("status: render markdown: %w", err)
 		}
 	} else {
 		enc := json.NewEncoder(&body)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(report.JSON(recs, doc, now, opt)); err != nil {
+		if err := enc.Encode(report.JSON(recs, doc, now, opts...)); err != nil {
 			return events.LambdaFunctionURLResponse{}, fmt.Errorf("status: render json: %w", err)
 		}
 	}
-	log.Info("status answered", "status", http.StatusOK, "integrations", len(recs), "elapsed_ms", float64(time.Since(start))/float64(time.Millisecond))
+	log.Info("status answered", "status", http.StatusOK, "integrations", len(recs), "unreadable", len(unreadable), "elapsed_ms", float64(time.Since(start))/float64(time.Millisecond))
 	return respond(http.StatusOK, contentType, body.String()), nil
 }
 
@@ -185,8 +207,8 @@ func (h *Handler) logger(ctx context.Context) *slog.Logger {
 	if log == nil {
 		log = slog.Default()
 	}
-	if lc, ok := lambdacontext.FromContext(ctx); ok {
-		log = log.With("request_id", lc.AwsRequestID)
+	if id := requestid.FromContext(ctx); id != "" {
+		log = log.With("request_id", id)
 	}
 	return log
 }

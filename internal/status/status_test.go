@@ -91,18 +91,18 @@ func testDoc(t testing.TB) *config.Document {
 // counting passes every call to the emulator and counts reads, to hold the
 // handler to one request per answer.
 type counting struct {
-	store.DynamoDBAPI
+	store.ItemAPI
 	gets, queries atomic.Int64
 }
 
 func (c *counting) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
 	c.gets.Add(1)
-	return c.DynamoDBAPI.GetItem(ctx, in, o...)
+	return c.ItemAPI.GetItem(ctx, in, o...)
 }
 
 func (c *counting) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
 	c.queries.Add(1)
-	return c.DynamoDBAPI.Query(ctx, in, o...)
+	return c.ItemAPI.Query(ctx, in, o...)
 }
 
 var unsafeTableChars = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)
@@ -166,7 +166,7 @@ type fixture struct {
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	client, table := newTable(t)
-	count := &counting{DynamoDBAPI: client}
+	count := &counting{ItemAPI: client}
 	s := store.New(count, table)
 	put(t, s, bridgeRecord())
 	put(t, s, health.Record{Integration: "retired", State: health.Active, Score: 100, HealthChecksPerformed: 9, LastHealthCheck: now.Add(-time.Hour)})
@@ -327,28 +327,111 @@ func TestRefused(t *testing.T) {
 	}
 }
 
-func TestMalformedRecord(t *testing.T) {
-	f := newFixture(t)
+// putMalformed writes a state item the store cannot read: its state is
+// not one of the five.
+func (f *fixture) putMalformed(t *testing.T, name string) {
+	t.Helper()
 	_, err := f.client.PutItem(t.Context(), &dynamodb.PutItemInput{
 		TableName: aws.String(f.table),
 		Item: map[string]types.AttributeValue{
-			"pk": &types.AttributeValueMemberS{Value: "STATE"}, "sk": &types.AttributeValueMemberS{Value: "broken"},
+			"pk": &types.AttributeValueMemberS{Value: "STATE"}, "sk": &types.AttributeValueMemberS{Value: name},
 			"kind": &types.AttributeValueMemberS{Value: "state"}, "schema": &types.AttributeValueMemberN{Value: "1"},
-			"integration": &types.AttributeValueMemberS{Value: "broken"}, "version": &types.AttributeValueMemberN{Value: "3"},
+			"integration": &types.AttributeValueMemberS{Value: name}, "version": &types.AttributeValueMemberN{Value: "3"},
 			"state": &types.AttributeValueMemberS{Value: "EXPLODED"},
 		},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []map[string]string{{"integration": "broken"}, nil, {"format": "markdown"}} {
-		resp := f.do(t, get(q))
-		if resp.StatusCode != 500 || !strings.Contains(resp.Body, `\"broken\"`) || !strings.Contains(resp.Body, "EXPLODED") {
-			t.Errorf("query %v: got %d %s; want 500 naming the integration and the problem", q, resp.StatusCode, resp.Body)
+}
+
+// One malformed item beside two good ones (agent-bridge and retired) on
+// moto: the fleet's answer is 200 with every readable integration and a
+// note naming the bad item and why, in JSON and in Markdown.
+func TestMalformedRecordBesideGoodOnes(t *testing.T) {
+	f := newFixture(t)
+	f.putMalformed(t, "broken")
+
+	resp := f.do(t, get(nil))
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, resp.Body)
+	}
+	rep := decode(t, resp)
+	var names []string
+	for _, in := range rep.Integrations {
+		names = append(names, fmt.Sprintf("%s=%s", in.Name, in.State))
+	}
+	if got, want := strings.Join(names, " "), "agent-bridge=FAILED payments=UNINITIALIZED retired=ACTIVE"; got != want {
+		t.Errorf("integrations %q, want %q", got, want)
+	}
+	if len(rep.Unreadable) != 1 || rep.Unreadable[0].Integration != "broken" || !strings.Contains(rep.Unreadable[0].Error, `state "EXPLODED" is unknown`) {
+		t.Errorf("unreadable = %+v, want broken with its unknown state", rep.Unreadable)
+	}
+	if q := f.count.queries.Load(); q != 1 {
+		t.Errorf("%d queries, want 1", q)
+	}
+
+	md := f.do(t, get(map[string]string{"format": "markdown"}))
+	if md.StatusCode != 200 || md.Headers["Content-Type"] != ContentMarkdown {
+		t.Fatalf("markdown: status %d, Content-Type %q: %s", md.StatusCode, md.Headers["Content-Type"], md.Body)
+	}
+	for _, want := range []string{
+		"· 3 integrations · default SLO 99.9 % · **1 stored record could not be read**",
+		"## Unreadable records",
+		`| broken | invalid health record "broken": state "EXPLODED" is unknown |`,
+		"## agent-bridge", "## payments", "## retired",
+	} {
+		if !strings.Contains(md.Body, want) {
+			t.Errorf("report lacks %q:\n%s", want, md.Body)
 		}
+	}
+
+	// Asked for by name, the unreadable record is the whole answer: 500.
+	one := f.do(t, get(map[string]string{"integration": "broken"}))
+	var body errorBody
+	if one.StatusCode != 500 || json.Unmarshal([]byte(one.Body), &body) != nil || !strings.Contains(body.Error, `"broken"`) || !strings.Contains(body.Error, "EXPLODED") {
+		t.Errorf("integration=broken: got %d %s; want a 500 JSON error naming the integration and the problem", one.StatusCode, one.Body)
+	}
+}
+
+// A configured integration whose record is unreadable is named as such,
+// never shown as never checked (which would be false).
+func TestMalformedConfiguredRecord(t *testing.T) {
+	f := newFixture(t)
+	f.putMalformed(t, "payments")
+	rep := decode(t, f.do(t, get(nil)))
+	for _, in := range rep.Integrations {
+		if in.Name == "payments" {
+			t.Errorf("payments listed as %s (never checked %v); want it only in the unreadable note", in.State, in.NeverChecked)
+		}
+	}
+	if len(rep.Integrations) != 2 || len(rep.Unreadable) != 1 || rep.Unreadable[0].Integration != "payments" {
+		t.Errorf("integrations %+v, unreadable %+v", rep.Integrations, rep.Unreadable)
+	}
+}
+
+// When no record at all can be read there is nothing true to show: 500,
+// naming the items, bounded.
+func TestNothingReadable(t *testing.T) {
+	client, table := newTable(t)
+	f := &fixture{client: client, table: table}
+	doc := testDoc(t)
+	f.h = &Handler{
+		Store:  store.New(client, table),
+		Config: func(context.Context) (*config.Document, error) { return doc, nil },
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+	}
+	for i := range 40 {
+		f.putMalformed(t, fmt.Sprintf("broken-%02d-%s", i, strings.Repeat("x", 40)))
+	}
+	for _, q := range []map[string]string{nil, {"format": "markdown"}} {
+		resp := f.do(t, get(q))
 		var body errorBody
-		if err := json.Unmarshal([]byte(resp.Body), &body); err != nil || body.Error == "" {
-			t.Errorf("query %v: body is not a JSON error: %s", q, resp.Body)
+		if resp.StatusCode != 500 || json.Unmarshal([]byte(resp.Body), &body) != nil || !strings.Contains(body.Error, "broken-00") || !strings.Contains(body.Error, "EXPLODED") {
+			t.Errorf("query %v: got %d %s; want a 500 JSON error naming the items", q, resp.StatusCode, resp.Body)
+		}
+		if len(body.Error) > 2200 {
+			t.Errorf("query %v: error of %d bytes, want it bounded", q, len(body.Error))
 		}
 	}
 }

@@ -17,7 +17,7 @@ import (
 func TestAppliedPlan(t *testing.T) {
 	client, table := newTable(t)
 	ctx := t.Context()
-	c := &counting{DynamoDBAPI: client}
+	c := &counting{ItemAPI: client}
 	s := New(c, table)
 	at := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 	names := []string{"applied", "bridge"}

@@ -17,7 +17,7 @@ func BenchmarkUpdate(b *testing.B) {
 	if err := CreateTable(b.Context(), client, table); err != nil {
 		b.Fatal(err)
 	}
-	c := &counting{DynamoDBAPI: client}
+	c := &counting{ItemAPI: client}
 	s := New(c, table)
 	ctx := b.Context()
 	if _, err := s.Update(ctx, "bench", bump); err != nil {

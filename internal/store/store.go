@@ -1,5 +1,7 @@
 // Package store persists Vigil's health records in one DynamoDB table
-// (SPEC §4). DynamoDB is confined to this package, behind DynamoDBAPI.
+// (SPEC §4). DynamoDB is confined to this package: a Store reads and writes
+// items through ItemAPI, and CreateTable administers the table through
+// TableAPI.
 //
 // Item layout (other packages and the template rely on it):
 //
@@ -32,23 +34,19 @@ import (
 	"github.com/vigil-monitor/vigil/internal/health"
 )
 
-// DynamoDBAPI is the part of the DynamoDB client the store uses; a
-// *dynamodb.Client satisfies it, and tests wrap one to count requests.
-type DynamoDBAPI interface {
+// ItemAPI is the part of the DynamoDB client a Store uses: reading and
+// writing items, nothing that changes a table. A *dynamodb.Client satisfies
+// it, so does a client whose role may only read and write items, and tests
+// wrap one to count requests. Table administration is TableAPI (table.go).
+type ItemAPI interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
-	CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
-	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
-	UpdateTimeToLive(ctx context.Context, in *dynamodb.UpdateTimeToLiveInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateTimeToLiveOutput, error)
-	DescribeTimeToLive(ctx context.Context, in *dynamodb.DescribeTimeToLiveInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTimeToLiveOutput, error)
-	UpdateContinuousBackups(ctx context.Context, in *dynamodb.UpdateContinuousBackupsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateContinuousBackupsOutput, error)
-	DescribeContinuousBackups(ctx context.Context, in *dynamodb.DescribeContinuousBackupsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeContinuousBackupsOutput, error)
 }
 
-var _ DynamoDBAPI = (*dynamodb.Client)(nil)
+var _ ItemAPI = (*dynamodb.Client)(nil)
 
 // Sentinel errors; test with errors.Is.
 var (
@@ -85,7 +83,7 @@ const (
 )
 
 // Update retry policy. Two overlapping invocations of one schedule converge
-// in one retry; eight tries absorb a burst of late redeliveries. The sleeps
+// in one retry; maxUpdateTries absorbs a burst of late redeliveries. The sleeps
 // stay sub-millisecond to a few milliseconds because each retry already holds
 // the newest item: waiting longer only lets it go stale.
 const (
@@ -97,14 +95,14 @@ const (
 // Store reads and writes health records in one table. It is safe for
 // concurrent use; build one per container and share it.
 type Store struct {
-	client DynamoDBAPI
+	client ItemAPI
 	table  string
 	now    func() time.Time // stamps TTLs; replaced in tests
 }
 
 // New returns a Store on table through client. The table must have the shape
 // CreateTable makes (or template.yaml declares).
-func New(client DynamoDBAPI, table string) *Store {
+func New(client ItemAPI, table string) *Store {
 	return &Store{client: client, table: table, now: time.Now}
 }
 
@@ -224,8 +222,8 @@ func (s *Store) Get(ctx context.Context, integration string) (health.Record, err
 //
 // A malformed item does not hide the others: List returns the readable
 // records together with an error wrapping ErrMalformed that names each bad
-// item, so a report can show what it has and flag the rest. Any other error
-// returns no records.
+// item (each a *MalformedError, see MalformedItems), so a report can show
+// what it has and flag the rest. Any other error returns no records.
 func (s *Store) List(ctx context.Context) ([]health.Record, error) {
 	p := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
 		TableName:                aws.String(s.table),
@@ -323,9 +321,49 @@ func decodeState(integration string, item map[string]types.AttributeValue) (heal
 		}
 	}
 	if len(probs) > 0 {
-		return health.Record{}, fmt.Errorf("%w %q: %s", ErrMalformed, integration, strings.Join(probs, "; "))
+		return health.Record{}, &MalformedError{Integration: integration, Problems: probs}
 	}
 	return r, nil
+}
+
+// MalformedError is why one stored state item cannot be read. It wraps
+// ErrMalformed. List's error holds one for each unreadable item; find them
+// all with MalformedItems.
+type MalformedError struct {
+	// Integration is the item's sort key: the integration it belongs to.
+	Integration string
+	// Problems name every attribute or rule the item fails, one each.
+	Problems []string
+}
+
+func (e *MalformedError) Error() string {
+	return fmt.Sprintf("%v %q: %s", ErrMalformed, e.Integration, strings.Join(e.Problems, "; "))
+}
+
+// Unwrap makes errors.Is(err, ErrMalformed) hold.
+func (e *MalformedError) Unwrap() error { return ErrMalformed }
+
+// MalformedItems returns every *MalformedError in err's tree, in the order
+// they were found: each unreadable item named by List's error (or the one
+// of Get's or Update's). errors.As would find only the first.
+func MalformedItems(err error) []*MalformedError {
+	var out []*MalformedError
+	var walk func(error)
+	walk = func(e error) {
+		switch x := e.(type) {
+		case nil:
+		case *MalformedError:
+			out = append(out, x)
+		case interface{ Unwrap() []error }:
+			for _, c := range x.Unwrap() {
+				walk(c)
+			}
+		case interface{ Unwrap() error }:
+			walk(x.Unwrap())
+		}
+	}
+	walk(err)
+	return out
 }
 
 // Bulky attributes are stored as one compact JSON string each rather than

@@ -65,7 +65,7 @@ func newTable(t *testing.T) (*dynamodb.Client, string) {
 // inject races and throttling at chosen points. It fakes nothing by itself:
 // every call still reaches the emulator.
 type counting struct {
-	DynamoDBAPI
+	ItemAPI
 	gets, puts, queries, batches, batchGets atomic.Int64
 	// unprocessedOnce, when set, answers the first BatchGetItem with all
 	// its keys unprocessed, as a throttled table does.
@@ -76,12 +76,12 @@ type counting struct {
 	// queryLimit, when set, forces small pages so pagination is exercised.
 	queryLimit int32
 	// batch, when set, replaces BatchWriteItem; it may call next.
-	batch func(ctx context.Context, in *dynamodb.BatchWriteItemInput, next DynamoDBAPI) (*dynamodb.BatchWriteItemOutput, error)
+	batch func(ctx context.Context, in *dynamodb.BatchWriteItemInput, next ItemAPI) (*dynamodb.BatchWriteItemOutput, error)
 }
 
 func (c *counting) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
 	c.gets.Add(1)
-	return c.DynamoDBAPI.GetItem(ctx, in, o...)
+	return c.ItemAPI.GetItem(ctx, in, o...)
 }
 
 func (c *counting) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
@@ -89,7 +89,7 @@ func (c *counting) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...
 	if c.beforePut != nil {
 		c.beforePut(n)
 	}
-	return c.DynamoDBAPI.PutItem(ctx, in, o...)
+	return c.ItemAPI.PutItem(ctx, in, o...)
 }
 
 func (c *counting) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
@@ -97,15 +97,15 @@ func (c *counting) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func
 	if c.queryLimit > 0 {
 		in.Limit = aws.Int32(c.queryLimit)
 	}
-	return c.DynamoDBAPI.Query(ctx, in, o...)
+	return c.ItemAPI.Query(ctx, in, o...)
 }
 
 func (c *counting) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
 	c.batches.Add(1)
 	if c.batch != nil {
-		return c.batch(ctx, in, c.DynamoDBAPI)
+		return c.batch(ctx, in, c.ItemAPI)
 	}
-	return c.DynamoDBAPI.BatchWriteItem(ctx, in, o...)
+	return c.ItemAPI.BatchWriteItem(ctx, in, o...)
 }
 
 func (c *counting) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
@@ -113,7 +113,7 @@ func (c *counting) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemIn
 	if c.unprocessedOnce.CompareAndSwap(true, false) {
 		return &dynamodb.BatchGetItemOutput{UnprocessedKeys: in.RequestItems}, nil
 	}
-	return c.DynamoDBAPI.BatchGetItem(ctx, in, o...)
+	return c.ItemAPI.BatchGetItem(ctx, in, o...)
 }
 
 func (c *counting) requests() int64 {
@@ -129,7 +129,7 @@ func bump(cur health.Record) (health.Record, bool, error) {
 	return cur, true, nil
 }
 
-func rawItem(t *testing.T, client DynamoDBAPI, table, integration string) map[string]types.AttributeValue {
+func rawItem(t *testing.T, client ItemAPI, table, integration string) map[string]types.AttributeValue {
 	t.Helper()
 	out, err := client.GetItem(t.Context(), &dynamodb.GetItemInput{
 		TableName: aws.String(table), Key: stateKey(integration), ConsistentRead: aws.Bool(true),
@@ -245,7 +245,7 @@ func TestUpdateRequestCounts(t *testing.T) {
 	}
 
 	t.Run("steady state is one get and one put", func(t *testing.T) {
-		c := &counting{DynamoDBAPI: client}
+		c := &counting{ItemAPI: client}
 		r, err := New(c, table).Update(ctx, "bridge", bump)
 		if err != nil {
 			t.Fatal(err)
@@ -259,7 +259,7 @@ func TestUpdateRequestCounts(t *testing.T) {
 	})
 
 	t.Run("write=false does no put", func(t *testing.T) {
-		c := &counting{DynamoDBAPI: client}
+		c := &counting{ItemAPI: client}
 		r, err := New(c, table).Update(ctx, "bridge", func(cur health.Record) (health.Record, bool, error) {
 			cur.HealthChecksPerformed = 999 // must not reach the table
 			return cur, false, nil
@@ -276,7 +276,7 @@ func TestUpdateRequestCounts(t *testing.T) {
 	})
 
 	t.Run("fn error writes nothing", func(t *testing.T) {
-		c := &counting{DynamoDBAPI: client}
+		c := &counting{ItemAPI: client}
 		boom := errors.New("boom")
 		_, err := New(c, table).Update(ctx, "bridge", func(health.Record) (health.Record, bool, error) {
 			return health.Record{}, true, boom
@@ -342,7 +342,7 @@ func TestUpdateLoserReappliesOnAllOld(t *testing.T) {
 	}
 
 	// Just before the loser's first write, another invocation wins the race.
-	c := &counting{DynamoDBAPI: client}
+	c := &counting{ItemAPI: client}
 	c.beforePut = func(n int64) {
 		if n != 1 {
 			return
@@ -381,7 +381,7 @@ func TestUpdateFirstWriteRace(t *testing.T) {
 	// the winner's item arrives with the failure.
 	client, table := newTable(t)
 	ctx := t.Context()
-	c := &counting{DynamoDBAPI: client}
+	c := &counting{ItemAPI: client}
 	c.beforePut = func(n int64) {
 		if n == 1 {
 			if _, err := New(client, table).Update(ctx, "fresh", bump); err != nil {
@@ -401,7 +401,7 @@ func TestUpdateFirstWriteRace(t *testing.T) {
 func TestUpdateGivesUpWithErrConflict(t *testing.T) {
 	client, table := newTable(t)
 	ctx := t.Context()
-	c := &counting{DynamoDBAPI: client}
+	c := &counting{ItemAPI: client}
 	// Someone else wins before every one of our writes.
 	c.beforePut = func(int64) {
 		if _, err := New(client, table).Update(ctx, "busy", bump); err != nil {
@@ -474,7 +474,7 @@ func TestUpdateRefusesMalformedItem(t *testing.T) {
 			}
 			before := rawItem(t, client, table, name)
 
-			c := &counting{DynamoDBAPI: client}
+			c := &counting{ItemAPI: client}
 			called := false
 			_, err := New(c, table).Update(ctx, name, func(cur health.Record) (health.Record, bool, error) {
 				called = true
@@ -506,7 +506,7 @@ func TestUpdateRefusesMalformedItem(t *testing.T) {
 
 func TestUpdateRefusesToWriteInvalidRecord(t *testing.T) {
 	client, table := newTable(t)
-	c := &counting{DynamoDBAPI: client}
+	c := &counting{ItemAPI: client}
 	_, err := New(c, table).Update(t.Context(), "bridge", func(cur health.Record) (health.Record, bool, error) {
 		cur.State = "SIDEWAYS"
 		return cur, true, nil
@@ -518,7 +518,7 @@ func TestUpdateRefusesToWriteInvalidRecord(t *testing.T) {
 
 func TestUpdateSameTickWrittenOnce(t *testing.T) {
 	client, table := newTable(t)
-	c := &counting{DynamoDBAPI: client}
+	c := &counting{ItemAPI: client}
 	s := New(c, table)
 	tick := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	apply := func(cur health.Record) (health.Record, bool, error) {
@@ -568,7 +568,7 @@ func TestList(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	c := &counting{DynamoDBAPI: client, queryLimit: 2}
+	c := &counting{ItemAPI: client, queryLimit: 2}
 	recs, err := New(c, table).List(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -602,13 +602,82 @@ func TestList(t *testing.T) {
 		if len(recs) != len(names) {
 			t.Errorf("%d records, want the %d readable ones", len(recs), len(names))
 		}
+		// A second bad item: each is named, with its own problems.
+		item["sk"] = &types.AttributeValueMemberS{Value: "also-broken"}
+		item["integration"] = &types.AttributeValueMemberS{Value: "also-broken"}
+		item["schema"] = &types.AttributeValueMemberN{Value: "2"}
+		if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
+			t.Fatal(err)
+		}
+		recs, err = s.List(ctx)
+		bad := MalformedItems(err)
+		if len(bad) != 2 || len(recs) != len(names) {
+			t.Fatalf("%d records and %d malformed items (%v); want %d and 2", len(recs), len(bad), err, len(names))
+		}
+		for i, want := range []struct{ name, problem string }{
+			{"also-broken", "schema is 2, want 1"}, {"broken", `state "BOGUS" is unknown`},
+		} {
+			if bad[i].Integration != want.name || !strings.Contains(strings.Join(bad[i].Problems, "; "), want.problem) || !errors.Is(bad[i], ErrMalformed) {
+				t.Errorf("malformed item %d = %+v, want %s with %q", i, bad[i], want.name, want.problem)
+			}
+		}
 	})
+}
+
+// A Store needs a client that reads and writes items, nothing more: the
+// table's administration is CreateTable's, through TableAPI, which no
+// function's role may call. itemsOnly hides every other method of the
+// client, and every operation of a Store still works through it.
+func TestStoreNeedsOnlyItemAPI(t *testing.T) {
+	methods := func(v any) []string {
+		typ := reflect.TypeOf(v).Elem()
+		var out []string
+		for i := range typ.NumMethod() {
+			out = append(out, typ.Method(i).Name)
+		}
+		return out
+	}
+	if got, want := methods((*ItemAPI)(nil)), []string{"BatchGetItem", "BatchWriteItem", "GetItem", "PutItem", "Query"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("ItemAPI methods %v, want %v", got, want)
+	}
+	if got, want := methods((*TableAPI)(nil)), []string{"CreateTable", "DescribeContinuousBackups", "DescribeTable", "DescribeTimeToLive", "UpdateContinuousBackups", "UpdateTimeToLive"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("TableAPI methods %v, want %v", got, want)
+	}
+
+	client, table := newTable(t)
+	ctx := t.Context()
+	type itemsOnly struct{ ItemAPI }
+	s := New(itemsOnly{client}, table)
+	if _, err := s.Update(ctx, "a", bump); err != nil {
+		t.Fatal(err)
+	}
+	if out := s.UpdateMany(ctx, []string{"a", "b"}, 2, func(_ string, cur health.Record) (health.Record, bool, error) { return bump(cur) }); out[0].Err != nil || out[1].Err != nil {
+		t.Fatalf("UpdateMany: %+v", out)
+	}
+	if r, err := s.Get(ctx, "a"); err != nil || r.HealthChecksPerformed != 2 {
+		t.Fatalf("Get = %+v, %v; want 2 checks", r, err)
+	}
+	if recs, err := s.List(ctx); err != nil || len(recs) != 2 {
+		t.Fatalf("List = %d records, %v; want 2", len(recs), err)
+	}
+	if err := s.PutHistory(ctx, "a", []health.Transition{{From: health.Uninitialized, To: health.Initializing, At: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PutAttempt(ctx, Attempt{IncidentID: "a-1", Integration: "a", Attempt: 1, Outcome: "failed", At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.PutApplied(ctx, "hash", 3, time.Now(), Applied{}); err != nil || !ok {
+		t.Fatalf("PutApplied = %v, %v", ok, err)
+	}
+	if a, err := s.ReadApplied(ctx); err != nil || a.Hash != "hash" {
+		t.Fatalf("ReadApplied = %+v, %v", a, err)
+	}
 }
 
 func TestPutHistory(t *testing.T) {
 	client, table := newTable(t)
 	ctx := t.Context()
-	c := &counting{DynamoDBAPI: client}
+	c := &counting{ItemAPI: client}
 	s := New(c, table)
 	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	s.now = func() time.Time { return now }
@@ -672,8 +741,8 @@ func TestPutHistoryUnprocessed(t *testing.T) {
 		// Throttling cannot be provoked in the emulator: this wrapper writes
 		// only the first three items of each request for real and hands the
 		// rest back as unprocessed, as DynamoDB does under load.
-		c := &counting{DynamoDBAPI: client}
-		c.batch = func(ctx context.Context, in *dynamodb.BatchWriteItemInput, next DynamoDBAPI) (*dynamodb.BatchWriteItemOutput, error) {
+		c := &counting{ItemAPI: client}
+		c.batch = func(ctx context.Context, in *dynamodb.BatchWriteItemInput, next ItemAPI) (*dynamodb.BatchWriteItemOutput, error) {
 			reqs := in.RequestItems[table]
 			k := min(3, len(reqs))
 			if _, err := next.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{table: reqs[:k]}}); err != nil {
@@ -706,8 +775,8 @@ func TestPutHistoryUnprocessed(t *testing.T) {
 
 	t.Run("bounded", func(t *testing.T) {
 		client, table := newTable(t)
-		c := &counting{DynamoDBAPI: client}
-		c.batch = func(_ context.Context, in *dynamodb.BatchWriteItemInput, _ DynamoDBAPI) (*dynamodb.BatchWriteItemOutput, error) {
+		c := &counting{ItemAPI: client}
+		c.batch = func(_ context.Context, in *dynamodb.BatchWriteItemInput, _ ItemAPI) (*dynamodb.BatchWriteItemOutput, error) {
 			return &dynamodb.BatchWriteItemOutput{UnprocessedItems: in.RequestItems}, nil
 		}
 		err := New(c, table).PutHistory(t.Context(), "bridge", ts)
@@ -770,7 +839,7 @@ func TestPutAttempt(t *testing.T) {
 func TestUpdateManyBatchesReads(t *testing.T) {
 	client, table := newTable(t)
 	ctx := t.Context()
-	c := &counting{DynamoDBAPI: client}
+	c := &counting{ItemAPI: client}
 	s := New(c, table)
 	var names []string
 	for i := range 150 {

@@ -11,6 +11,20 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
+// TableAPI is the part of the DynamoDB client CreateTable uses: table
+// administration, which no function's role is granted. A *dynamodb.Client
+// satisfies it; a Store needs only ItemAPI.
+type TableAPI interface {
+	CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
+	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
+	UpdateTimeToLive(ctx context.Context, in *dynamodb.UpdateTimeToLiveInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateTimeToLiveOutput, error)
+	DescribeTimeToLive(ctx context.Context, in *dynamodb.DescribeTimeToLiveInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTimeToLiveOutput, error)
+	UpdateContinuousBackups(ctx context.Context, in *dynamodb.UpdateContinuousBackupsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateContinuousBackupsOutput, error)
+	DescribeContinuousBackups(ctx context.Context, in *dynamodb.DescribeContinuousBackupsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeContinuousBackupsOutput, error)
+}
+
+var _ TableAPI = (*dynamodb.Client)(nil)
+
 // tableActiveWait bounds how long CreateTable waits for ACTIVE; a new
 // on-demand table usually takes seconds.
 const tableActiveWait = 5 * time.Minute
@@ -21,7 +35,7 @@ const tableActiveWait = 5 * time.Minute
 // the table is ACTIVE. It is idempotent: an existing table is accepted, and
 // TTL and point-in-time recovery are switched on only where they are off (an
 // existing table's key schema is not checked).
-func CreateTable(ctx context.Context, client DynamoDBAPI, name string) error {
+func CreateTable(ctx context.Context, client TableAPI, name string) error {
 	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName:   aws.String(name),
 		BillingMode: types.BillingModePayPerRequest,

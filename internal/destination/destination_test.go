@@ -1,4 +1,4 @@
-package netguard
+package destination
 
 import (
 	"errors"
@@ -7,10 +7,10 @@ import (
 	"testing"
 )
 
-// TestCheckAddr judges every refused form without the flags, with the flag
+// TestCheck judges every refused form without the flags, with the flag
 // that allows it, and with only the other flag. Addresses refused whatever
 // the policy are tried with both flags.
-func TestCheckAddr(t *testing.T) {
+func TestCheck(t *testing.T) {
 	const (
 		loopback  = "loopback"
 		linkLocal = "link-local"
@@ -83,7 +83,7 @@ func TestCheckAddr(t *testing.T) {
 			case always:
 				other = Policy{AllowLoopback: true, AllowLinkLocal: true}
 			}
-			err := CheckAddr(ip, Policy{})
+			err := Check(ip, Policy{})
 			if tt.refuse == "" {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -91,21 +91,21 @@ func TestCheckAddr(t *testing.T) {
 				return
 			}
 			checkRefusal(t, err, tt.reason)
-			if err := CheckAddr(ip, other); err == nil {
+			if err := Check(ip, other); err == nil {
 				t.Errorf("allowed under %+v, which does not cover it", other)
 			}
 			if tt.refuse == always {
 				return
 			}
-			if err := CheckAddr(ip, allowing); err != nil {
+			if err := Check(ip, allowing); err != nil {
 				t.Errorf("refused under %+v: %v", allowing, err)
 			}
 		})
 	}
-	checkRefusal(t, CheckAddr(netip.Addr{}, Policy{AllowLoopback: true, AllowLinkLocal: true}), "invalid IP address")
+	checkRefusal(t, Check(netip.Addr{}, Policy{AllowLoopback: true, AllowLinkLocal: true}), "invalid IP address")
 }
 
-// checkRefusal fails t unless err is the guard's typed refusal with reason
+// checkRefusal fails t unless err is the policy's typed refusal with reason
 // in its text.
 func checkRefusal(t *testing.T, err error, reason string) {
 	t.Helper()
