@@ -67,7 +67,7 @@ type fixture struct {
 	clock     *clock // nil: the handler reads the real time
 	// emf receives the handler's metrics, as standard output would on
 	// Lambda; points reads them back through the EMF specification.
-	emf lockedBuffer
+	emf emulator.SyncBuffer
 }
 
 // points returns the values of metric name written so far whose

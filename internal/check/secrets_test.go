@@ -1,7 +1,6 @@
 package check
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -23,6 +22,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/vigil-monitor/vigil/internal/config"
+	"github.com/vigil-monitor/vigil/internal/emulator"
 	"github.com/vigil-monitor/vigil/internal/notify"
 	"github.com/vigil-monitor/vigil/internal/secret"
 	"github.com/vigil-monitor/vigil/internal/status"
@@ -61,24 +61,6 @@ func echoTarget(t *testing.T, header, echo string) *httptest.Server {
 	return srv
 }
 
-// lockedBuffer collects the handler's JSON log lines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // A planted secret, in each of three shapes, reaches its target and is
 // found nowhere Vigil writes: the DynamoDB item, the function's result,
 // its logs, the SNS messages, the metrics, the Status answers.
@@ -88,7 +70,7 @@ func TestPlantedSecretsNeverLeave(t *testing.T) {
 	f.useClock()
 	var raw rawInbox
 	raw.subscribe(t, f)
-	logs := &lockedBuffer{}
+	logs := &emulator.SyncBuffer{}
 	f.h.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	var yaml strings.Builder

@@ -31,7 +31,7 @@ type Function struct {
 	done chan struct{}
 	// RIE handles one invocation at a time, like one Lambda sandbox.
 	mu  sync.Mutex
-	log *lockedBuffer
+	log *SyncBuffer
 }
 
 // FunctionOptions describe a function to start.
@@ -61,7 +61,7 @@ func StartFunction(ctx context.Context, o FunctionOptions) (*Function, error) {
 	if timeout == 0 {
 		timeout = 30 * time.Second
 	}
-	f := &Function{Name: o.Name, URL: fmt.Sprintf("http://127.0.0.1:%d%s", port, invokePath), done: make(chan struct{}), log: &lockedBuffer{}}
+	f := &Function{Name: o.Name, URL: fmt.Sprintf("http://127.0.0.1:%d%s", port, invokePath), done: make(chan struct{}), log: &SyncBuffer{}}
 	f.cmd = exec.Command(o.RIE,
 		"--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", port),
 		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", apiPort),
@@ -187,18 +187,20 @@ func goBuild(ctx context.Context, root, out, pkg string, flags ...string) error 
 	return nil
 }
 
-type lockedBuffer struct {
+// SyncBuffer is a bytes.Buffer that several goroutines (a process's output
+// copiers, concurrent handlers) may write at once and a test may read.
+type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *lockedBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *lockedBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()

@@ -6,29 +6,11 @@ import (
 	"encoding/json"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/vigil-monitor/vigil/internal/emulator"
 )
-
-// syncBuffer is a bytes.Buffer several processes' output goroutines may
-// write at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // What `make invoke` prints: FunctionLog gets the function's own JSON lines
 // and nothing of moto's or the Runtime Interface Emulator's output, which
@@ -36,7 +18,7 @@ func (b *syncBuffer) String() string {
 func TestFunctionLogHasOnlyTheFunctionsLines(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	var own, all syncBuffer
+	var own, all emulator.SyncBuffer
 	s, err := Start(ctx, Options{Dir: t.TempDir(), Functions: []string{"status"}, Log: &all, FunctionLog: &own})
 	if err != nil {
 		t.Fatal(err)

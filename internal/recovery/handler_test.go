@@ -26,6 +26,7 @@ import (
 
 	"github.com/vigil-monitor/vigil/internal/awsenv"
 	"github.com/vigil-monitor/vigil/internal/config"
+	"github.com/vigil-monitor/vigil/internal/emulator"
 	"github.com/vigil-monitor/vigil/internal/health"
 	"github.com/vigil-monitor/vigil/internal/metrics"
 	"github.com/vigil-monitor/vigil/internal/netguard"
@@ -104,7 +105,7 @@ type fixture struct {
 	store     *store.Store
 	table     string
 	namespace string
-	emf       emfBuffer // the handler's EMF documents
+	emf       emulator.SyncBuffer // the handler's EMF documents
 	inbox     *inbox
 	handler   *Handler
 	logs      *bytes.Buffer
@@ -189,24 +190,6 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
-}
-
-// emfBuffer collects EMF documents as standard output would.
-type emfBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (e *emfBuffer) Write(p []byte) (int, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.b.Write(p)
-}
-
-func (e *emfBuffer) String() string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.b.String()
 }
 
 func (f *fixture) event(phase string, attempt int) Event {
