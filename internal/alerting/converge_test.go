@@ -15,22 +15,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
 	"github.com/vigil-monitor/vigil/internal/awsenv"
-	"github.com/vigil-monitor/vigil/internal/emulator"
+	"github.com/vigil-monitor/vigil/internal/emulator/emutest"
 )
 
-var moto *emulator.Moto
+var moto = &emutest.Shared{}
 
-func TestMain(m *testing.M) {
-	var err error
-	moto, err = emulator.StartMoto(context.Background(), emulator.MotoOptions{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "alerting tests need the AWS emulator:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	moto.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(moto.Main(m)) }
 
 // counting wraps the emulator's client: it counts requests by operation and
 // can fail PutMetricAlarm for chosen names (a hand-written fault injector;
@@ -42,8 +32,8 @@ type counting struct {
 	failOn map[string]bool
 }
 
-func newCounting() *counting {
-	return &counting{Client: awsenv.New(moto.AWSConfig()).CloudWatch, calls: map[string]int{}, failOn: map[string]bool{}}
+func newCounting(t *testing.T) *counting {
+	return &counting{Client: awsenv.New(moto.Get(t).AWSConfig()).CloudWatch, calls: map[string]int{}, failOn: map[string]bool{}}
 }
 
 func (c *counting) count(op string) {
@@ -151,7 +141,7 @@ func assertHolds(t *testing.T, cw *cloudwatch.Client, p Plan) {
 
 func TestConvergeFollowsTheDocument(t *testing.T) {
 	ctx := context.Background()
-	cw := newCounting()
+	cw := newCounting(t)
 	o := opts
 	o.Stack = "conv"
 	// Alarms that are not the document's: the template's own, another
@@ -246,7 +236,7 @@ func TestConvergeFollowsTheDocument(t *testing.T) {
 // next convergence makes only what is still missing.
 func TestConvergeResumesAfterAFailure(t *testing.T) {
 	ctx := context.Background()
-	cw := newCounting()
+	cw := newCounting(t)
 	o := opts
 	o.Stack = "resume"
 	p := Build(parse(t, threeIntegrations), o, now)

@@ -27,6 +27,7 @@ import (
 	"github.com/vigil-monitor/vigil/internal/config"
 	"github.com/vigil-monitor/vigil/internal/demobridge"
 	"github.com/vigil-monitor/vigil/internal/emulator"
+	"github.com/vigil-monitor/vigil/internal/emulator/emutest"
 	"github.com/vigil-monitor/vigil/internal/execution"
 	"github.com/vigil-monitor/vigil/internal/health"
 	"github.com/vigil-monitor/vigil/internal/metrics"
@@ -36,19 +37,9 @@ import (
 	"github.com/vigil-monitor/vigil/internal/store"
 )
 
-var moto *emulator.Moto
+var moto = &emutest.Shared{}
 
-func TestMain(m *testing.M) {
-	var err error
-	moto, err = emulator.StartMoto(context.Background(), emulator.MotoOptions{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "check tests need the AWS emulator:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	moto.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(moto.Main(m)) }
 
 // fixture is a HealthCheck handler wired to the emulator (its own table and
 // state machine) and a demo bridge on loopback.
@@ -113,7 +104,7 @@ integrations:
 func newFixture(t *testing.T, integration string, sfnClient execution.SFNAPI) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	f := &fixture{t: t, clients: awsenv.New(moto.AWSConfig()), name: integration, base: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	f := &fixture{t: t, clients: awsenv.New(moto.Get(t).AWSConfig()), name: integration, base: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
 	f.bridge = demobridge.New(demobridge.Options{InitChecks: 1})
 	srv := httptest.NewServer(f.bridge)
 	f.bridgeURL = srv.URL
@@ -346,7 +337,7 @@ func (s *failingSFN) StartExecution(ctx context.Context, in *sfn.StartExecutionI
 // A failed start leaves the recovery pending; the next check starts it under
 // the same name.
 func TestFailedStartIsRetriedNextCheck(t *testing.T) {
-	real := awsenv.New(moto.AWSConfig()).SFN
+	real := awsenv.New(moto.Get(t).AWSConfig()).SFN
 	f := newFixture(t, "pending", &failingSFN{SFNAPI: real, fail: 1})
 	f.tick(1)
 	f.tick(2)

@@ -278,7 +278,7 @@ func TestTimedOutAndFailedExecutionsAreClosed(t *testing.T) {
 	} {
 		t.Run(string(tc.status), func(t *testing.T) {
 			name := "ended-" + strings.ToLower(strings.ReplaceAll(string(tc.status), "_", ""))
-			sfnc := &endedAs{SFNAPI: awsenv.New(moto.AWSConfig()).SFN, status: map[string]sfntypes.ExecutionStatus{}}
+			sfnc := &endedAs{SFNAPI: awsenv.New(moto.Get(t).AWSConfig()).SFN, status: map[string]sfntypes.ExecutionStatus{}}
 			f := newFixture(t, name, sfnc)
 			f.useClock()
 			first := f.toFailed(name)

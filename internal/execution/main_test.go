@@ -2,7 +2,6 @@ package execution
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"sync/atomic"
 	"testing"
@@ -10,23 +9,14 @@ import (
 
 	"github.com/vigil-monitor/vigil/internal/awsenv"
 	"github.com/vigil-monitor/vigil/internal/emulator"
+	"github.com/vigil-monitor/vigil/internal/emulator/emutest"
 )
 
 // moto is one emulator for the package. Step Functions execution is left
 // off: the starter's executions only need to exist (they stay RUNNING).
-var moto *emulator.Moto
+var moto = &emutest.Shared{}
 
-func TestMain(m *testing.M) {
-	var err error
-	moto, err = emulator.StartMoto(context.Background(), emulator.MotoOptions{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "execution tests need the AWS emulator:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	moto.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(moto.Main(m)) }
 
 var machines atomic.Int64
 
@@ -34,7 +24,7 @@ var machines atomic.Int64
 // recovery tests; no region separation is needed without executions running).
 func ownRegion(t *testing.T) (*awsenv.Clients, string) {
 	t.Helper()
-	return awsenv.New(moto.AWSConfig()), emulator.Region
+	return awsenv.New(moto.Get(t).AWSConfig()), emulator.Region
 }
 
 func testRole(*testing.T) string { return "arn:aws:iam::123456789012:role/vigil-recovery-test" }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,31 +16,19 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/vigil-monitor/vigil/internal/config"
-	"github.com/vigil-monitor/vigil/internal/emulator"
+	"github.com/vigil-monitor/vigil/internal/emulator/emutest"
 )
 
 // The package's one emulator, started by the first test that needs SSM.
-var (
-	motoOnce sync.Once
-	moto     *emulator.Moto
-	motoErr  error
-)
+var moto = &emutest.Shared{}
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	moto.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(moto.Main(m)) }
 
 // ssmClient returns a client of the shared moto server, starting it once. A
 // missing moto_server fails the test.
 func ssmClient(t *testing.T) *ssm.Client {
 	t.Helper()
-	motoOnce.Do(func() { moto, motoErr = emulator.StartMoto(context.Background(), emulator.MotoOptions{}) })
-	if motoErr != nil {
-		t.Fatalf("moto: %v", motoErr)
-	}
-	return ssm.NewFromConfig(moto.AWSConfig())
+	return ssm.NewFromConfig(moto.Get(t).AWSConfig())
 }
 
 // putParameter stores value under name in the emulator's SSM.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/vigil-monitor/vigil/internal/awsenv"
 	"github.com/vigil-monitor/vigil/internal/emulator"
+	"github.com/vigil-monitor/vigil/internal/emulator/emutest"
 	"github.com/vigil-monitor/vigil/internal/health"
 )
 
@@ -129,30 +129,9 @@ func TestSeverity(t *testing.T) {
 }
 
 // One moto per test binary, started by the first test that needs it.
-var (
-	motoOnce sync.Once
-	moto     *emulator.Moto
-	motoErr  error
-)
+var moto = &emutest.Shared{}
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	moto.Stop()
-	os.Exit(code)
-}
-
-func needMoto(t *testing.T) *emulator.Moto {
-	t.Helper()
-	motoOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-		defer cancel()
-		moto, motoErr = emulator.StartMoto(ctx, emulator.MotoOptions{})
-	})
-	if motoErr != nil {
-		t.Fatalf("start moto: %v", motoErr)
-	}
-	return moto
-}
+func TestMain(m *testing.M) { os.Exit(moto.Main(m)) }
 
 // inbox is an SNS topic on moto with an SQS queue subscribed to it, so what
 // the topic received can be read back.
@@ -241,7 +220,7 @@ func kinds(t *testing.T, es []envelope) []string {
 // as an attribute and in the body, through real SNS → SQS subscriptions.
 func TestPublishRoutesBySeverity(t *testing.T) {
 	ctx := context.Background()
-	c := awsenv.New(needMoto(t).AWSConfig())
+	c := awsenv.New(moto.Get(t).AWSConfig())
 	warning := newInbox(ctx, t, c, "vigil-routes-warning")
 	critical := newInbox(ctx, t, c, "vigil-routes-critical")
 	p := NewRoutedPublisher(c.SNS, Topics{Warning: warning.topicARN, Critical: critical.topicARN})
@@ -327,7 +306,7 @@ func TestPublishRoutesBySeverity(t *testing.T) {
 // single-topic NewPublisher) receives every event.
 func TestPublishDisabledSeverities(t *testing.T) {
 	ctx := context.Background()
-	c := awsenv.New(needMoto(t).AWSConfig())
+	c := awsenv.New(moto.Get(t).AWSConfig())
 	critical := newInbox(ctx, t, c, "vigil-only-critical")
 	both := newInbox(ctx, t, c, "vigil-both")
 	degraded := Event{Kind: KindStateChange, Integration: "agent-bridge", From: health.Active, To: health.Degraded, At: at}
@@ -369,7 +348,7 @@ func TestPublishDisabledSeverities(t *testing.T) {
 
 func TestPublishErrors(t *testing.T) {
 	ctx := context.Background()
-	c := awsenv.New(needMoto(t).AWSConfig())
+	c := awsenv.New(moto.Get(t).AWSConfig())
 	missing := fmt.Sprintf("arn:aws:sns:%s:123456789012:vigil-no-such-topic", emulator.Region)
 	p := NewRoutedPublisher(c.SNS, Topics{Warning: missing, Critical: missing})
 

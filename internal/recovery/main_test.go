@@ -21,36 +21,19 @@ import (
 
 	"github.com/vigil-monitor/vigil/internal/awsenv"
 	"github.com/vigil-monitor/vigil/internal/emulator"
+	"github.com/vigil-monitor/vigil/internal/emulator/emutest"
 )
 
-// One moto_server serves every test of this binary; tests that need it call
-// needMoto, which fails (never skips) when it could not start.
-var (
-	moto    *emulator.Moto
-	motoErr error
-)
+// One moto_server, executing state machines, serves every test of this
+// binary; the first test that needs it starts it.
+var moto = &emutest.Shared{Setup: func(ctx context.Context, m *emulator.Moto) error { return m.EnableStepFunctions(ctx) }}
 
-func TestMain(m *testing.M) {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	moto, motoErr = emulator.StartMoto(ctx, emulator.MotoOptions{})
-	if motoErr == nil {
-		if err := moto.EnableStepFunctions(ctx); err != nil {
-			motoErr = fmt.Errorf("enable step functions: %w", err)
-		}
-	}
-	cancel()
-	code := m.Run()
-	moto.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(moto.Main(m)) }
 
 // needMoto returns clients on the shared moto_server, or fails the test.
 func needMoto(t *testing.T) *awsenv.Clients {
 	t.Helper()
-	if motoErr != nil {
-		t.Fatalf("this test needs moto_server: %v", motoErr)
-	}
-	return awsenv.New(moto.AWSConfig())
+	return awsenv.New(moto.Get(t).AWSConfig())
 }
 
 // ownRegion returns clients on moto in a region no other test uses. Tests
@@ -60,7 +43,6 @@ func needMoto(t *testing.T) *awsenv.Clients {
 // another execution has run, whatever its state machine.
 func ownRegion(t *testing.T) (*awsenv.Clients, string) {
 	t.Helper()
-	needMoto(t)
 	regions.Lock()
 	defer regions.Unlock()
 	if regions.next >= len(regionPool) {
@@ -68,7 +50,7 @@ func ownRegion(t *testing.T) (*awsenv.Clients, string) {
 	}
 	region := regionPool[regions.next]
 	regions.next++
-	cfg := moto.AWSConfig()
+	cfg := moto.Get(t).AWSConfig()
 	cfg.Region = region
 	return awsenv.New(cfg), region
 }
@@ -93,7 +75,7 @@ func queueResults(t *testing.T, ctx context.Context, region string, results ...s
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, moto.Endpoint+"/moto-api/static/lambda-simple/response", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, moto.Get(t).Endpoint+"/moto-api/static/lambda-simple/response", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,9 +93,9 @@ func queueResults(t *testing.T, ctx context.Context, region string, results ...s
 // testRole returns an IAM role ARN on moto (IAM is global), created once.
 func testRole(t *testing.T) string {
 	t.Helper()
-	needMoto(t)
+	endpoint := moto.Get(t).Endpoint
 	role.once.Do(func() {
-		role.arn, role.err = createRole(testCtx(t, 30*time.Second), "vigil-recovery-test")
+		role.arn, role.err = createRole(testCtx(t, 30*time.Second), endpoint, "vigil-recovery-test")
 	})
 	if role.err != nil {
 		t.Fatalf("create IAM role: %v", role.err)
@@ -152,14 +134,14 @@ var nameSeq struct {
 // createRole creates an IAM role on moto. No IAM client is among the
 // module's dependencies, so this speaks the query protocol directly; moto
 // routes by the credential scope and does not check signatures.
-func createRole(ctx context.Context, name string) (string, error) {
+func createRole(ctx context.Context, endpoint, name string) (string, error) {
 	form := url.Values{
 		"Action":                   {"CreateRole"},
 		"Version":                  {"2010-05-08"},
 		"RoleName":                 {name},
 		"AssumeRolePolicyDocument": {`{"Version":"2012-10-17","Statement":[]}`},
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, moto.Endpoint+"/", strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/", strings.NewReader(form.Encode()))
 	if err != nil {
 		return "", err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/vigil-monitor/vigil/internal/awsenv"
 	"github.com/vigil-monitor/vigil/internal/config"
 	"github.com/vigil-monitor/vigil/internal/emulator"
+	"github.com/vigil-monitor/vigil/internal/emulator/emutest"
 )
 
 const (
@@ -26,17 +27,21 @@ const (
 	secretText = "Bearer s3cr3t-sm-value-91bc"
 )
 
-var (
-	motoOnce sync.Once
-	motoSrv  *emulator.Moto
-	motoErr  error
-)
+// The shared moto server holds the test parameter and secret.
+var moto = &emutest.Shared{Setup: func(ctx context.Context, m *emulator.Moto) error {
+	c := awsenv.New(m.AWSConfig())
+	if _, err := c.SSM.PutParameter(ctx, &ssm.PutParameterInput{
+		Name: aws.String(paramName), Value: aws.String(paramValue), Type: ssmtypes.ParameterTypeSecureString,
+	}); err != nil {
+		return err
+	}
+	_, err := c.SecretsManager.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name: aws.String(secretName), SecretString: aws.String(secretText),
+	})
+	return err
+}}
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	motoSrv.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(moto.Main(m)) }
 
 // countingSSM and countingSM count calls to the real clients, to prove the
 // cache answers without one.
@@ -70,30 +75,11 @@ func (c *countingSM) GetSecretValue(ctx context.Context, in *secretsmanager.GetS
 
 func (c *countingSM) n() int { c.mu.Lock(); defer c.mu.Unlock(); return c.calls }
 
-// services starts the shared moto server once, stores the test parameter and
-// secret, and returns counting clients. A missing moto_server fails the test.
+// services returns counting clients on the shared moto server. A missing
+// moto_server fails the test.
 func services(t *testing.T) (*countingSSM, *countingSM) {
 	t.Helper()
-	motoOnce.Do(func() {
-		ctx := context.Background()
-		motoSrv, motoErr = emulator.StartMoto(ctx, emulator.MotoOptions{})
-		if motoErr != nil {
-			return
-		}
-		c := awsenv.New(motoSrv.AWSConfig())
-		if _, motoErr = c.SSM.PutParameter(ctx, &ssm.PutParameterInput{
-			Name: aws.String(paramName), Value: aws.String(paramValue), Type: ssmtypes.ParameterTypeSecureString,
-		}); motoErr != nil {
-			return
-		}
-		_, motoErr = c.SecretsManager.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
-			Name: aws.String(secretName), SecretString: aws.String(secretText),
-		})
-	})
-	if motoErr != nil {
-		t.Fatalf("moto: %v", motoErr)
-	}
-	c := awsenv.New(motoSrv.AWSConfig())
+	c := awsenv.New(moto.Get(t).AWSConfig())
 	return &countingSSM{SSMAPI: c.SSM}, &countingSM{SecretsManagerAPI: c.SecretsManager}
 }
 

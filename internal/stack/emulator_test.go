@@ -35,7 +35,7 @@ import (
 // checks what moto built.
 func TestStackOnEmulator(t *testing.T) {
 	t.Parallel()
-	m := needMoto(t)
+	m := moto.Get(t)
 	tr := transform(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -2,7 +2,6 @@ package stack
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,34 +12,16 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/vigil-monitor/vigil/internal/emulator"
+	"github.com/vigil-monitor/vigil/internal/emulator/emutest"
 )
 
 // One moto per test binary: it is only used by the stack test, which needs
 // a fresh server (SPEC section 8), and starting one takes seconds.
-var (
-	moto    *emulator.Moto
-	motoErr error
-)
+var moto = &emutest.Shared{}
 
-func TestMain(m *testing.M) {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	moto, motoErr = emulator.StartMoto(ctx, emulator.MotoOptions{})
-	cancel()
-	code := m.Run()
-	moto.Stop()
-	os.Exit(code)
-}
-
-func needMoto(t *testing.T) *emulator.Moto {
-	t.Helper()
-	if motoErr != nil {
-		t.Fatalf("moto: %v", motoErr)
-	}
-	return moto
-}
+func TestMain(m *testing.M) { os.Exit(moto.Main(m)) }
 
 // repoRoot is where template.yaml lives.
 func repoRoot(t *testing.T) string {

@@ -30,14 +30,14 @@ func TestBootstrap(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, table := newTable(t)
-	put(t, store.New(dynamodb.NewFromConfig(moto.AWSConfig()), table), bridgeRecord())
+	put(t, store.New(dynamodb.NewFromConfig(moto.Get(t).AWSConfig()), table), bridgeRecord())
 	cfgFile := filepath.Join(t.TempDir(), "vigil.yaml")
 	if err := os.WriteFile(cfgFile, []byte(testConfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	fn, err := emulator.StartFunction(ctx, emulator.FunctionOptions{
 		Name: "status", RIE: rie, Bootstrap: bins["status"],
-		Env: append(moto.Env(), "VIGIL_TABLE="+table, "VIGIL_CONFIG_FILE="+cfgFile),
+		Env: append(moto.Get(t).Env(), "VIGIL_TABLE="+table, "VIGIL_CONFIG_FILE="+cfgFile),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -19,30 +19,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/vigil-monitor/vigil/internal/config"
-	"github.com/vigil-monitor/vigil/internal/emulator"
+	"github.com/vigil-monitor/vigil/internal/emulator/emutest"
 	"github.com/vigil-monitor/vigil/internal/health"
 	"github.com/vigil-monitor/vigil/internal/report"
 	"github.com/vigil-monitor/vigil/internal/store"
 )
 
 // moto is the package's one emulator; every test makes its own table in it.
-var moto *emulator.Moto
+var moto = &emutest.Shared{}
 
-func TestMain(m *testing.M) {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	var err error
-	moto, err = emulator.StartMoto(ctx, emulator.MotoOptions{})
-	cancel()
-	if err != nil {
-		// The Status function is tested against the emulator or not at all:
-		// a missing moto_server fails the package instead of skipping it.
-		fmt.Fprintln(os.Stderr, "status tests:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	moto.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(moto.Main(m)) }
 
 // plantedSecret is in the config's probe headers; no answer may contain it,
 // nor the names of the secrets the config refers to.
@@ -110,7 +96,7 @@ var unsafeTableChars = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)
 // newTable creates a fresh table named after the test.
 func newTable(t testing.TB) (*dynamodb.Client, string) {
 	t.Helper()
-	client := dynamodb.NewFromConfig(moto.AWSConfig())
+	client := dynamodb.NewFromConfig(moto.Get(t).AWSConfig())
 	name := "vigil-" + unsafeTableChars.ReplaceAllString(t.Name(), "-")
 	if len(name) > 200 {
 		name = name[:200]

@@ -12,7 +12,7 @@ import (
 // against moto: a strongly consistent read and a conditional write. It
 // reports the DynamoDB requests per update (SPEC §9: at most 2).
 func BenchmarkUpdate(b *testing.B) {
-	client := dynamodb.NewFromConfig(moto.AWSConfig())
+	client := dynamodb.NewFromConfig(moto.Get(b).AWSConfig())
 	table := "vigil-bench-update-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	if err := CreateTable(b.Context(), client, table); err != nil {
 		b.Fatal(err)

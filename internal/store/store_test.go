@@ -19,28 +19,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/vigil-monitor/vigil/internal/emulator"
+	"github.com/vigil-monitor/vigil/internal/emulator/emutest"
 	"github.com/vigil-monitor/vigil/internal/health"
 )
 
 // moto is the package's one emulator; every test makes its own table in it.
-var moto *emulator.Moto
+var moto = &emutest.Shared{}
 
-func TestMain(m *testing.M) {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	var err error
-	moto, err = emulator.StartMoto(ctx, emulator.MotoOptions{})
-	cancel()
-	if err != nil {
-		// Persistence is tested against the emulator or not at all: fail
-		// loudly rather than skip, so a missing moto_server is never green.
-		fmt.Fprintln(os.Stderr, "store tests:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	moto.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(moto.Main(m)) }
 
 var unsafeTableChars = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)
 
@@ -48,7 +34,7 @@ var unsafeTableChars = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)
 // client on it.
 func newTable(t *testing.T) (*dynamodb.Client, string) {
 	t.Helper()
-	client := dynamodb.NewFromConfig(moto.AWSConfig())
+	client := dynamodb.NewFromConfig(moto.Get(t).AWSConfig())
 	name := "vigil-" + unsafeTableChars.ReplaceAllString(t.Name(), "-")
 	if len(name) > 200 {
 		name = name[:200]
