@@ -21,8 +21,9 @@ import (
 func main() {
 	sizes := flag.String("sizes", "10,100,1000", "comma-separated component counts")
 	ticks := flag.Int("ticks", 3, "ticks per shape; the last is the steady state reported")
+	scale := flag.Bool("scale", true, "also check 10,000 components fanned out over shards (the scale: line)")
 	flag.Parse()
-	o := bench.Options{Ticks: *ticks, Progress: func(format string, args ...any) {
+	o := bench.Options{Ticks: *ticks, Scale: *scale, Progress: func(format string, args ...any) {
 		fmt.Fprintf(os.Stderr, "vigil-bench: "+format+"\n", args...)
 	}}
 	for _, s := range strings.Split(*sizes, ",") {
@@ -34,7 +35,7 @@ func main() {
 		o.Sizes = append(o.Sizes, n)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	ctx, cancel := context.WithTimeout(ctx, 8*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 12*time.Minute)
 	rep, err := bench.Run(ctx, o)
 	cancel()
 	stop()

@@ -2,7 +2,7 @@
 // stands in for AWS, the real function binaries run under the Lambda Runtime
 // Interface Emulator, and a demo bridge is the monitored system.
 //
-//	vigil-local run                      the demo scenario (make run)
+//	vigil-local run                      the demo scenarios, one region then three (make run)
 //	vigil-local status                   the health report of the last run (make status)
 //	vigil-local invoke FUNCTION EVENT    one function, one event file (make invoke)
 //	vigil-local alarms [-live] [FILE]    the alarms and dashboard a document makes (make alarms)
@@ -76,8 +76,26 @@ func run(ctx context.Context, args []string) error {
 		if err := s.SaveSnapshot(ctx, snapshotPath); err != nil {
 			return err
 		}
+		shards, err := s.DescribeShards(0)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("\n%s.\n\n", shards)
 		s.Stop()
-		fmt.Printf("Everything started by this run is stopped now. `make status` prints its health report (records kept in %s).\n", snapshotPath)
+
+		// The same monitor in three regions, sharded, on a second stack.
+		fmt.Fprintln(os.Stderr, "vigil-local: starting a second stack: three regions of three HealthCheck bootstraps each, every region behind its own resolver…")
+		regionsDir := filepath.Join(dir, "regions")
+		rs, err := localrun.StartRegions(ctx, localrun.Options{Dir: regionsDir})
+		if err != nil {
+			return err
+		}
+		defer rs.Stop()
+		if err := rs.RegionsDemo(ctx, os.Stdout); err != nil {
+			return fmt.Errorf("%w (function logs were in %s)", err, regionsDir)
+		}
+		rs.Stop()
+		fmt.Printf("\nEverything started by this run is stopped now. `make status` prints the health report of the first stack (records kept in %s).\n", snapshotPath)
 		return nil
 	case "status":
 		s, err := localrun.Start(ctx, localrun.Options{Dir: dir, Functions: []string{"status"}})

@@ -42,6 +42,9 @@ type Options struct {
 	Dir string
 	// Progress, when set, receives one line per step.
 	Progress func(format string, args ...any)
+	// Scale also runs the scale document: 10,000 components checked by a
+	// coordinator fanning out over shards (see RunScale).
+	Scale bool
 }
 
 // memoryMB is the HealthCheck function's memory (template.yaml, and the
@@ -113,7 +116,9 @@ type Report struct {
 	Bootstraps map[string]int64 // function → bytes (linux/arm64)
 	ProbeAlloc testing.BenchmarkResult
 	Cost       CostReport
-	Elapsed    time.Duration
+	// Scale is the scale run, when Options.Scale asked for it.
+	Scale   *ScaleResult
+	Elapsed time.Duration
 }
 
 // CostReport is the monthly bill of one 4-component integration.
@@ -198,6 +203,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 
+	if o.Scale {
+		sc := RunScale(ctx, filepath.Join(o.Dir, "scale"), targets.URL, progress)
+		if sc.Err != nil {
+			errs = append(errs, fmt.Errorf("scale: %w", sc.Err))
+		}
+		rep.Scale = &sc
+	}
+
 	progress("building the bootstraps for linux/arm64")
 	if rep.Bootstraps, err = BootstrapSizes(ctx, root, filepath.Join(o.Dir, "arm64")); err != nil {
 		return nil, err
@@ -233,7 +246,9 @@ func runStack(ctx context.Context, dir, targetsURL string, n int, shapes []Shape
 	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
 		return res, cost, fmt.Errorf("bench: %w", err)
 	}
-	s, err := localrun.Start(ctx, localrun.Options{Dir: dir, Functions: []string{"healthcheck"}, ConfigFile: cfg})
+	// One invocation checks the whole document, however large: these
+	// stacks measure a single sandbox (RunScale measures the fan-out).
+	s, err := localrun.Start(ctx, localrun.Options{Dir: dir, Functions: []string{"healthcheck"}, ConfigFile: cfg, Env: []string{"VIGIL_SHARD_COMPONENTS=10000"}})
 	if err != nil {
 		return res, cost, err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vigil-monitor/vigil/internal/alerting"
+	"github.com/vigil-monitor/vigil/internal/check"
 	"github.com/vigil-monitor/vigil/internal/config"
 )
 
@@ -189,6 +190,20 @@ func (r *Report) Print(w io.Writer) {
 		sp.IntegrationSeries, sp.IntegrationAlarmMetrics, sp.StackSeries, sp.StackAlarmMetrics, sp.KMSKeys)
 	fmt.Fprintf(w, "Marginal without a recovery block: $%.2f\n", c.MarginalNoRecovery)
 	fmt.Fprintf(w, "cost: marginal $%.2f per 4-component integration, fixed $%.2f per stack, per month\n", c.Marginal, c.Fixed)
+	if r.Scale != nil {
+		fmt.Fprintf(w, "\n== Scale: %d components as %d integrations of %d, one tick fanned out over shards (coordinator + one sandbox per shard; tick 1 warms them, the slower of ticks 2–%d is reported; %d MB, %d probes in flight per shard) ==\n",
+			scaleComponents, scaleIntegrations, scalePerIntegration, scaleTicks, scaleMemoryMB, scaleProbeConcurrency)
+		if sc := r.Scale; sc.Err == nil {
+			for i, b := range sc.Bills() {
+				probe, after := phases(sc.Ticks[i+1])
+				fmt.Fprintf(w, "tick %d: probe phase %.0f ms, then %.0f ms of writes (moto serves one request at a time)\n", i+2, probe, after)
+				fmt.Fprintf(w, "tick %d: wall %.0f ms; %d invocations, %.0f billed ms = %.2f GB-s; %d state writes × %.0f WRU (%d B item) + %d other writes; $%.6f\n",
+					i+2, float64(sc.Walls[i+1].Microseconds())/1000, b.Invocations, b.BilledMs, b.GBSeconds, b.StateWrites, b.WRUPerState, sc.ItemBytes, b.OtherWrites, b.USD)
+			}
+		}
+		printScaleLine(w, r.Scale)
+		budgets = append(budgets, Budget{Budget: fmt.Sprintf("sharded tick of %d components: wall vs slowest probe", scaleComponents), Measured: scaleMeasured(r.Scale), Info: true})
+	}
 	budgets = append(budgets,
 		Budget{Budget: "monthly cost ≤ $3, template defaults", Measured: fmt.Sprintf("$%.2f", def), Pass: def <= budgetMonthlyUSD},
 		Budget{Budget: "monthly cost ≤ $3, lean settings (COST.md knobs)", Measured: fmt.Sprintf("$%.2f", lean), Pass: lean <= budgetMonthlyUSD},
@@ -212,6 +227,23 @@ func printInitLines(w io.Writer, stacks []StackResult) {
 	for _, st := range stacks {
 		fmt.Fprintf(w, "init: %d components %.1f ms\n", st.Size, st.InitMs)
 	}
+}
+
+// phases is a fanned-out tick's longest shard probe phase and its longest
+// time after probing: persisting, settling and publishing.
+func phases(r check.Result) (probe, after float64) {
+	for _, s := range r.Shards {
+		probe = max(probe, s.ProbeMs)
+		after = max(after, s.DurationMs-s.ProbeMs)
+	}
+	return probe, after
+}
+
+func scaleMeasured(r *ScaleResult) string {
+	if r.Err != nil {
+		return "error"
+	}
+	return fmt.Sprintf("%.0f ms vs %.0f ms over %d shards", r.WallMs(), r.SlowestProbeMs(), r.Shards)
 }
 
 func sampleIntegrations(p alerting.Plan) map[string]bool {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vigil-monitor/vigil/internal/bound"
 	"github.com/vigil-monitor/vigil/internal/health"
+	"github.com/vigil-monitor/vigil/internal/shard"
 )
 
 // Event is the HealthCheck function's input. Exactly three shapes invoke it:
@@ -37,9 +38,79 @@ type Event struct {
 	// Manual marks a check run by hand.
 	Manual       bool     `json:"manual,omitempty"`
 	Integrations []string `json:"integrations,omitempty"`
+	// Shard is set when a coordinator invokes this function for one shard
+	// of a tick's plan (fanout.go); Integrations then names the shard's.
+	Shard *ShardRef `json:"shard,omitempty"`
+	// Decide asks the home region to decide a tick from the regions'
+	// observations (regions.go); no other field may be set with it.
+	Decide *DecideRequest `json:"decide,omitempty"`
 	// StackEvent is set by a CloudFormation custom resource request, which
 	// Handle answers instead of checking (stack.go).
 	*StackEvent
+}
+
+// ShardRef is one shard of a tick's plan, as the coordinator sends it.
+type ShardRef struct {
+	Index int `json:"index"`
+	Count int `json:"count"`
+	// BudgetMs is how long the shard may take, so it ends before the
+	// coordinator that waits for it.
+	BudgetMs int `json:"budget_ms,omitempty"`
+}
+
+// Key is the shard's key.
+func (r ShardRef) Key() shard.Key { return shard.Key{Index: r.Index, Count: r.Count} }
+
+// DecideRequest names a tick of one shard to decide.
+type DecideRequest struct {
+	Tick  string   `json:"tick"`
+	Shard ShardRef `json:"shard"`
+	// Late: the tick is decided after a later report found it still open,
+	// with the regions that did report.
+	Late bool `json:"late,omitempty"`
+}
+
+// maxShardBudget bounds a shard's budget: Lambda's longest timeout.
+const maxShardBudget = 15 * time.Minute
+
+// validateShard refuses a shard reference that names no valid shard or
+// integrations, or a budget out of range.
+func (e Event) validateShard() error {
+	if e.Shard == nil {
+		return nil
+	}
+	if err := e.Shard.Key().Validate(); err != nil {
+		return fmt.Errorf("check: %w: %w", ErrBadEvent, err)
+	}
+	if len(e.Integrations) == 0 {
+		return fmt.Errorf("check: %w: shard %s names no integrations", ErrBadEvent, e.Shard.Key())
+	}
+	if b := time.Duration(e.Shard.BudgetMs) * time.Millisecond; b < 0 || b > maxShardBudget {
+		return fmt.Errorf("check: %w: shard budget_ms %d out of range 0..%d", ErrBadEvent, e.Shard.BudgetMs, maxShardBudget.Milliseconds())
+	}
+	return nil
+}
+
+// DecideTick validates a decide request and returns its tick. now is the
+// invocation time.
+func (e Event) DecideTick(now time.Time) (time.Time, shard.Key, error) {
+	d := e.Decide
+	if e.ScheduledTime != "" || e.Source != "" || e.Manual || len(e.Integrations) > 0 || e.Shard != nil {
+		return time.Time{}, shard.Key{}, fmt.Errorf("check: %w: decide takes no other field", ErrBadEvent)
+	}
+	key := d.Shard.Key()
+	if err := key.Validate(); err != nil {
+		return time.Time{}, key, fmt.Errorf("check: %w: decide: %w", ErrBadEvent, err)
+	}
+	t, err := time.Parse(time.RFC3339Nano, d.Tick)
+	if err != nil {
+		return time.Time{}, key, fmt.Errorf("check: %w: decide: tick %s is not an RFC 3339 time", ErrBadEvent, bound.Quote(d.Tick))
+	}
+	t = t.UTC()
+	if t.After(now.UTC().Add(health.MaxTickAhead)) {
+		return time.Time{}, key, fmt.Errorf("check: %w: decide: tick %s is more than %s after the invocation time", ErrBadEvent, t.Format(time.RFC3339), health.MaxTickAhead)
+	}
+	return t, key, nil
 }
 
 // ErrBadEvent is wrapped by every refusal of an event.
@@ -60,6 +131,9 @@ const maxSelected = 1000
 // stale.
 func (e Event) Tick(now time.Time) (time.Time, error) {
 	now = now.UTC()
+	if err := e.validateShard(); err != nil {
+		return time.Time{}, err
+	}
 	if len(e.Integrations) > maxSelected {
 		return time.Time{}, fmt.Errorf("check: %w: %d integrations named, at most %d", ErrBadEvent, len(e.Integrations), maxSelected)
 	}

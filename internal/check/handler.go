@@ -16,6 +16,7 @@ import (
 	"github.com/vigil-monitor/vigil/internal/notify"
 	"github.com/vigil-monitor/vigil/internal/probe"
 	"github.com/vigil-monitor/vigil/internal/requestid"
+	"github.com/vigil-monitor/vigil/internal/shard"
 	"github.com/vigil-monitor/vigil/internal/store"
 )
 
@@ -23,6 +24,7 @@ import (
 // (implemented by *store.Store).
 type RecordStore interface {
 	UpdateManyApplied(ctx context.Context, names []string, limit int, fn func(name string, cur health.Record) (health.Record, bool, error)) ([]store.Updated, store.Applied, error)
+	ReadApplied(ctx context.Context) (store.Applied, error)
 	PutApplied(ctx context.Context, hash string, alarms int, at time.Time, prev store.Applied) (bool, error)
 	ClearApplied(ctx context.Context, at time.Time) error
 	Update(ctx context.Context, integration string, fn store.UpdateFunc) (health.Record, error)
@@ -99,8 +101,30 @@ type Handler struct {
 	// publish after probing (default 3 s); the last fifth of it is left to
 	// return the result, so writes stop before the function is killed.
 	Reserve time.Duration
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// Fanout, when set, splits a tick whose integrations need more than
+	// one shard over invocations of this function (fanout.go).
+	Fanout *Fanout
+	// Regions, when set, makes this a probing region of several: it
+	// reports to the home region, which decides (regions.go).
+	Regions *Regions
+	// Shards keeps shard heartbeats and the regions' observations
+	// (implemented by *store.Store); needed with Fanout or Regions.
+	Shards ShardStore
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// ShardStore keeps what sharded and multi-region checks share through the
+// home table (implemented by *store.Store).
+type ShardStore interface {
+	ShardTicks(ctx context.Context) (map[string]time.Time, error)
+	PutShardTick(ctx context.Context, shard string, tick, at time.Time) (bool, error)
+	PutObservation(ctx context.Context, o store.Observation) error
+	Observations(ctx context.Context, tick time.Time, shard string) ([]store.Observation, error)
+	OpenTicks(ctx context.Context, shard string, before time.Time) ([]time.Time, error)
+	CloseTick(ctx context.Context, tick time.Time, shard string) error
+	RegionStatuses(ctx context.Context) (map[string]store.RegionStatus, error)
+	SetRegionStatus(ctx context.Context, st store.RegionStatus, prevVersion int64) (bool, error)
 }
 
 // Result summarizes one invocation; it is the function's response.
@@ -124,6 +148,41 @@ type Result struct {
 	// Alerting is what converging the alarms and dashboard did, when the
 	// document's plan was not the one applied; nil otherwise.
 	Alerting *AlertingResult `json:"alerting,omitempty"`
+
+	// Shard is the "i/n" of a shard's invocation.
+	Shard string `json:"shard,omitempty"`
+	// Shards is what each shard of a fanned-out tick did (the
+	// coordinator's result); ShardsFailed counts those that failed twice.
+	Shards       []ShardResult `json:"shards,omitempty"`
+	ShardsFailed int           `json:"shards_failed,omitempty"`
+
+	// Region is the probing region when several probe. WaitingFor lists
+	// the regions the tick still waits on after this report; Decided the
+	// ticks this invocation had decided (a late one marked so);
+	// RegionsImpaired the regions a decision set aside, and why.
+	Region          string            `json:"region,omitempty"`
+	WaitingFor      []string          `json:"waiting_for,omitempty"`
+	Decided         []string          `json:"decided,omitempty"`
+	RegionsImpaired map[string]string `json:"regions_impaired,omitempty"`
+}
+
+// ShardResult is one shard's part of a fanned-out tick.
+type ShardResult struct {
+	Index          int     `json:"index"`
+	Count          int     `json:"count"`
+	Integrations   int     `json:"integrations"`
+	Components     int     `json:"components"`
+	DurationMs     float64 `json:"duration_ms"`
+	ProbeMs        float64 `json:"probe_ms"`
+	SlowestProbeMs float64 `json:"slowest_probe_ms"`
+	// Duplicate: the shard's heartbeat says it has checked this tick
+	// already, so it was not invoked again.
+	Duplicate bool `json:"duplicate,omitempty"`
+	// Retried: the first invocation failed and the second is reported.
+	Retried bool   `json:"retried,omitempty"`
+	Error   string `json:"error,omitempty"`
+	// AWSRequests are the shard invocation's own requests.
+	AWSRequests map[string]int `json:"aws_requests,omitempty"`
 }
 
 // AlertingResult is one convergence of the stack's alerting.
@@ -173,6 +232,10 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Result, error) {
 		before = h.Requests.Snapshot()
 	}
 	log := h.logger().With("request_id", requestid.FromContext(ctx))
+	if ev.Decide != nil {
+		out, err := h.handleDecide(ctx, log, ev, start)
+		return h.finish(log, out, start, before), err
+	}
 	tick, err := ev.Tick(start)
 	if err != nil {
 		// Nothing was probed or written: a bad event changes no state.
@@ -188,11 +251,38 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("check: select integrations: %w", err)
 	}
+	key := shard.Key{Index: 0, Count: 1}
+	switch {
+	case ev.Shard != nil:
+		key = ev.Shard.Key()
+		log = log.With("shard", key.String())
+		var cancel context.CancelFunc
+		if ev.Shard.BudgetMs > 0 {
+			// Deadlines are real time, whatever clock judges the tick.
+			ctx, cancel = context.WithTimeout(ctx, time.Duration(ev.Shard.BudgetMs)*time.Millisecond)
+			defer cancel()
+		}
+	case h.Fanout != nil:
+		plan := shard.Plan(integs, h.Fanout.Capacity)
+		if len(plan) > 1 {
+			out, applied, readErr, err := h.fanOut(ctx, log, tick, plan)
+			if readErr == nil {
+				h.converge(ctx, log, doc, tick, applied, &out)
+			}
+			return h.finish(log, out, start, before), err
+		}
+	}
 
 	probeStart := h.now()
 	results, controls := h.probeAll(ctx, log, integs, doc.Controls)
-	out := Result{Tick: tick, Integrations: make([]IntegrationResult, len(integs)), ProbeMs: msSince(probeStart, h.now())}
 	im := health.Assess(integs, results, doc.Controls, controls)
+	out := Result{Tick: tick, ProbeMs: msSince(probeStart, h.now())}
+	if ev.Shard != nil {
+		out.Shard = key.String()
+	}
+	for _, rs := range results {
+		out.SlowestProbeMs = max(out.SlowestProbeMs, float64(slowest(rs).Microseconds())/1000)
+	}
 	if im.Impaired() {
 		out.CheckerImpaired = im.Cause
 		log.Warn("checker impaired: ambiguous failures are taken as the checker's own", "cause", im.Cause)
@@ -201,33 +291,77 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Result, error) {
 	// function returns its result and errors instead of being killed.
 	ctx, cancel := withMargin(ctx, h.reserve()/5)
 	defer cancel()
-	for _, rs := range results {
-		out.SlowestProbeMs = max(out.SlowestProbeMs, float64(slowest(rs).Microseconds())/1000)
+	var applied store.Applied
+	var readErr error
+	if h.Regions != nil {
+		err = h.report(ctx, log, &out, tick, key, integs, results, im)
+		if ev.Shard == nil && h.decidesHere() {
+			applied, readErr = h.Store.ReadApplied(ctx)
+		}
+	} else {
+		applied, readErr, err = h.judge(ctx, log, &out, judgement{tick: tick, integs: integs, results: results, im: im})
 	}
-	written, decisions, applied, readErr := h.persist(ctx, integs, tick, results, im)
+	if ev.Shard != nil && err == nil && readErr == nil {
+		if _, serr := h.Shards.PutShardTick(ctx, h.heartbeatKey(key), tick, h.now()); serr != nil {
+			// Only a repeat of this shard's tick probes again; its writes
+			// are still counted once.
+			log.Error("record shard heartbeat failed", "error", serr)
+		}
+	}
+	if ev.Shard == nil && readErr == nil && h.decidesHere() {
+		// After the check's state and metrics: alerting never delays them,
+		// and its failure is no failed check (no error, no retry of the
+		// invocation): it is logged, published and retried next check.
+		h.converge(ctx, log, doc, tick, applied, &out)
+	}
+	return h.finish(log, out, start, before), err
+}
 
-	datums := make([][]metrics.Datum, len(integs))
-	errs := make([]error, len(integs))
+// judgement is one tick's results to judge and persist.
+type judgement struct {
+	tick    time.Time
+	integs  []config.Integration
+	results [][]probe.Result
+	im      health.Impairment
+	// views is what each region saw, when several probe.
+	views [][]health.RegionView
+	// late: the tick is decided after its region reports were due; a
+	// record already past it keeps its state and counts no stale tick.
+	late bool
+	// extra datums are published with the check's.
+	extra []metrics.Datum
+}
+
+// judge evaluates and persists a tick's results, then settles each
+// integration (history, notifications, recovery) and publishes the metrics.
+// It fills out's Integrations and metric counts and returns the applied
+// alerting plan and the error of the batched read, for converge.
+func (h *Handler) judge(ctx context.Context, log *slog.Logger, out *Result, j judgement) (store.Applied, error, error) {
+	written, decisions, applied, readErr := h.persist(ctx, j)
+	out.Integrations = make([]IntegrationResult, len(j.integs))
+	datums := make([][]metrics.Datum, len(j.integs))
+	errs := make([]error, len(j.integs))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, h.writeConcurrency())
-	for i, integ := range integs {
+	for i, integ := range j.integs {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			out.Integrations[i], datums[i], errs[i] = h.settle(ctx, log.With("integration", integ.Name), integ, tick, results[i], written[i], decisions[i])
+			out.Integrations[i], datums[i], errs[i] = h.settle(ctx, log.With("integration", integ.Name), integ, j.tick, j.results[i], written[i], decisions[i])
 		}()
 	}
 	wg.Wait()
 
-	inconclusive, err := h.notifyChecker(ctx, log, out.Integrations, written, decisions, tick)
+	inconclusive, err := h.notifyChecker(ctx, log, out.Integrations, written, decisions, j.tick)
 	errs = append(errs, err)
 
 	var all []metrics.Datum
 	for _, d := range datums {
 		all = append(all, d...)
 	}
-	all = append(all, metrics.CheckerImpaired(tick, inconclusive)...)
+	all = append(all, metrics.CheckerImpaired(j.tick, inconclusive)...)
+	all = append(all, j.extra...)
 	out.MetricDatums = len(all)
 	docs, perr := h.Metrics.Publish(ctx, all)
 	out.MetricDocuments = docs
@@ -236,18 +370,17 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Result, error) {
 		out.MetricsError = perr.Error()
 		log.Error("write metrics failed", "error", perr, "datums", len(all))
 	}
-	if readErr == nil {
-		// After the check's state and metrics: alerting never delays them,
-		// and its failure is no failed check (no error, no retry of the
-		// invocation): it is logged, published and retried next check.
-		h.converge(ctx, log, doc, tick, applied, &out)
-	}
+	return applied, readErr, errors.Join(errs...)
+}
+
+// finish stamps the result's duration and requests and logs it.
+func (h *Handler) finish(log *slog.Logger, out Result, start time.Time, before map[string]int) Result {
 	out.DurationMs = msSince(start, h.now())
 	if h.Requests != nil {
 		out.AWSRequests = h.Requests.Since(before)
 	}
-	log.Info("check done", "integrations", len(integs), "metric_documents", docs, "duration_ms", out.DurationMs, "aws_requests", out.AWSRequests)
-	return out, errors.Join(errs...)
+	log.Info("check done", "integrations", len(out.Integrations), "metric_documents", out.MetricDocuments, "duration_ms", out.DurationMs, "aws_requests", out.AWSRequests)
+	return out
 }
 
 // probeAll probes every component of every integration, and the document's
@@ -275,17 +408,26 @@ func (h *Handler) probeAll(ctx context.Context, log *slog.Logger, integs []confi
 // persist evaluates and stores every integration's check: one batched read
 // for all of them (and the applied alerting plan), then one conditional
 // write each (SPEC §4, §9).
-func (h *Handler) persist(ctx context.Context, integs []config.Integration, tick time.Time, results [][]probe.Result, im health.Impairment) ([]store.Updated, []health.Decision, store.Applied, error) {
-	names := make([]string, len(integs))
-	index := make(map[string]int, len(integs))
-	checks := make([]health.Check, len(integs))
-	for i, integ := range integs {
+func (h *Handler) persist(ctx context.Context, j judgement) ([]store.Updated, []health.Decision, store.Applied, error) {
+	names := make([]string, len(j.integs))
+	index := make(map[string]int, len(j.integs))
+	checks := make([]health.Check, len(j.integs))
+	for i, integ := range j.integs {
 		names[i], index[integ.Name] = integ.Name, i
-		checks[i] = health.Check{Integration: integ, Tick: tick, Results: results[i], Duration: slowest(results[i]), Impairment: im}
+		checks[i] = health.Check{Integration: integ, Tick: j.tick, Results: j.results[i], Duration: slowest(j.results[i]), Impairment: j.im}
+		if j.views != nil {
+			checks[i].Regions = j.views[i]
+		}
 	}
-	decisions := make([]health.Decision, len(integs))
+	decisions := make([]health.Decision, len(j.integs))
 	written, applied, err := h.Store.UpdateManyApplied(ctx, names, h.writeConcurrency(), func(name string, cur health.Record) (health.Record, bool, error) {
 		i := index[name] // fn runs for one name at a time, so decisions[i] has one writer
+		if j.late && !cur.LastTick.IsZero() && !cur.LastTick.Before(j.tick) {
+			// A later tick was decided first: this one is overtaken, not
+			// a delivery out of order.
+			decisions[i] = health.Decision{Outcome: health.Duplicate}
+			return cur, false, nil
+		}
 		next, dec := health.Evaluate(cur, checks[i], h.now())
 		decisions[i] = dec
 		return next, dec.Outcome != health.Duplicate, nil

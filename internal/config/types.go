@@ -29,6 +29,10 @@ type Document struct {
 	// more than half of them fail, the fault is the checker's (its resolver
 	// or network), and the check judges no integration. Optional.
 	Controls []Component `yaml:"controls,omitempty" json:"controls,omitempty"`
+	// Quorum decides, when several regions probe, how many of those that
+	// reported a tick must see a component failing for it to count as
+	// failing: "majority" (default) or a number. One region: that region.
+	Quorum Quorum `yaml:"quorum,omitempty" json:"quorum"`
 }
 
 // Integration is one monitored system made of components.

@@ -3,9 +3,10 @@
 // mode, and probes resolve through Server.Resolver over real UDP (and TCP)
 // sockets, with Go's own resolver parsing real DNS messages.
 //
-// It is not a mock of net.Resolver, and it is for tests only: it serves A and
-// AAAA answers for names the test set and nothing else, without caching,
-// delegation or recursion.
+// It is not a mock of net.Resolver, and it is for tests and the local demo's
+// stand-in resolvers only (internal/localrun gives each demo region one): it
+// serves A and AAAA answers for names the caller set and nothing else,
+// without caching, delegation or recursion.
 package dnstest
 
 import (

@@ -97,6 +97,24 @@ func StartFunction(ctx context.Context, o FunctionOptions) (*Function, error) {
 func (f *Function) Invoke(ctx context.Context, event []byte) (payload []byte, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	return f.invoke(ctx, event)
+}
+
+// TryInvoke is Invoke when the function is idle. When an invocation is
+// under way it sends nothing and returns at once with ok false, so a caller
+// holding several instances of a function (a pool of sandboxes) can pick an
+// idle one.
+func (f *Function) TryInvoke(ctx context.Context, event []byte) (payload []byte, ok bool, err error) {
+	if !f.mu.TryLock() {
+		return nil, false, nil
+	}
+	defer f.mu.Unlock()
+	payload, err = f.invoke(ctx, event)
+	return payload, true, err
+}
+
+// invoke sends one event; the caller holds f.mu.
+func (f *Function) invoke(ctx context.Context, event []byte) (payload []byte, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.URL, bytes.NewReader(event))
 	if err != nil {
 		return nil, err

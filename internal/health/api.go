@@ -17,6 +17,9 @@ type Check struct {
 	// Impairment is the invocation's finding about the checker (Assess);
 	// the zero value finds nothing.
 	Impairment Impairment
+	// Regions is what each probing region saw, when several did; the
+	// record keeps it for the report.
+	Regions []RegionView
 }
 
 // Outcome tells whether Evaluate applied the check.

@@ -77,6 +77,7 @@ func Evaluate(prev Record, in Check, now time.Time) (Record, Decision) {
 	rec.LastHealthCheck = now
 	rec.HealthChecksPerformed++
 	rec.InMaintenance = cfg.InMaintenance(now)
+	rec.Regions = in.Regions
 
 	v := Judge(cfg, in.Results, in.Impairment)
 	dec.Outcome = Applied

@@ -176,6 +176,19 @@ type Impairment struct {
 // Impaired reports whether anything is impaired.
 func (im Impairment) Impaired() bool { return im.All || len(im.Phases) > 0 }
 
+// Attribute returns rs with every failure im takes as the checker's marked
+// outcome.SideChecker, so the results say whose fault they are outside this
+// invocation (another region's quorum reads them). rs is not modified.
+func (im Impairment) Attribute(rs []outcome.Result) []outcome.Result {
+	out := slices.Clone(rs)
+	for i, r := range out {
+		if !r.Healthy && im.checkerSide(r.Side, r.Phase) {
+			out[i].Side = outcome.SideChecker
+		}
+	}
+	return out
+}
+
 // checkerSide reports whether an unhealthy component's failure is the
 // checker's under the invocation's impairment.
 func (im Impairment) checkerSide(side outcome.Side, phase string) bool {

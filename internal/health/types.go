@@ -168,4 +168,20 @@ type Record struct {
 	InMaintenance bool           `json:"in_maintenance" dynamodbav:"in_maintenance"`
 	Availability  Availability   `json:"availability" dynamodbav:"availability"`
 	Recovery      RecoveryStatus `json:"recovery" dynamodbav:"recovery"`
+	// Regions is what each probing region saw at the last tick, when
+	// several regions probe (quorum); empty with one region.
+	Regions []RegionView `json:"regions,omitempty" dynamodbav:"regions,omitempty"`
+}
+
+// RegionView is what one probing region saw of an integration at one tick.
+type RegionView struct {
+	Region string `json:"region" dynamodbav:"region"`
+	// LatencyMs is the region's slowest probe of the integration.
+	LatencyMs float64 `json:"latency_ms" dynamodbav:"latency_ms"`
+	// Failing counts the components the region saw failing, checker-side
+	// faults included.
+	Failing int `json:"failing" dynamodbav:"failing"`
+	// Impaired: the region disagreed with every other region on everything
+	// it saw failing, so its view was taken as its own fault.
+	Impaired bool `json:"impaired,omitempty" dynamodbav:"impaired,omitempty"`
 }

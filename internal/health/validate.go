@@ -4,7 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/vigil-monitor/vigil/internal/bound"
+	"github.com/vigil-monitor/vigil/internal/config"
 )
+
+// maxRegionName bounds a stored region name (AWS's are under 20 bytes).
+const maxRegionName = 64
 
 // ErrInvalidRecord is wrapped by Record.Validate; the store refuses to
 // overwrite an item that fails validation and reports it instead.
@@ -52,6 +58,15 @@ func (r Record) Validate() error {
 	}
 	if (r.Recovery.Pending || r.Recovery.InProgress) && (r.Recovery.IncidentID == "" || r.Recovery.ExecutionName == "") {
 		probs = append(probs, "recovery pending or in progress without incident_id and execution_name")
+	}
+	if len(r.Regions) > config.MaxRegions {
+		probs = append(probs, fmt.Sprintf("%d regions, at most %d", len(r.Regions), config.MaxRegions))
+	}
+	for _, v := range r.Regions {
+		if v.Region == "" || len(v.Region) > maxRegionName || v.Failing < 0 || v.LatencyMs < 0 {
+			probs = append(probs, fmt.Sprintf("region view %q is malformed", bound.Text(v.Region, maxRegionName)))
+			break
+		}
 	}
 	if len(probs) == 0 {
 		return nil

@@ -9,8 +9,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,7 +44,33 @@ type Settings struct {
 	// ProbeConcurrency bounds probes in flight (VIGIL_PROBE_CONCURRENCY; 0
 	// means the handler's default).
 	ProbeConcurrency int
+
+	// Region is this function's region (AWS_REGION). HomeRegion
+	// (VIGIL_HOME_REGION, default Region) owns state and decisions; Regions
+	// (VIGIL_REGIONS, comma-separated, default Region alone) are every
+	// region that probes, the home included. HomeFunction
+	// (VIGIL_HOME_FUNCTION) is the home's HealthCheck, which a probe-only
+	// region asks to decide a tick.
+	Region       string
+	HomeRegion   string
+	Regions      []string
+	HomeFunction string
+	// DNSServer (VIGIL_DNS_SERVER, host:port) is the resolver probes use;
+	// empty: the system's.
+	DNSServer string
+	// FunctionName (AWS_LAMBDA_FUNCTION_NAME) is what the coordinator
+	// invokes for its shards; MemoryMB (AWS_LAMBDA_FUNCTION_MEMORY_SIZE)
+	// sizes them, unless ShardComponents (VIGIL_SHARD_COMPONENTS) is set.
+	FunctionName    string
+	MemoryMB        int
+	ShardComponents int
 }
+
+// MultiRegion reports whether more than one region probes.
+func (s Settings) MultiRegion() bool { return len(s.Regions) > 1 }
+
+// IsHome reports whether this region owns state and decisions.
+func (s Settings) IsHome() bool { return s.HomeRegion == s.Region }
 
 // FromEnv reads Settings. A missing required variable is an error naming it.
 func FromEnv() (Settings, error) {
@@ -69,10 +97,64 @@ func FromEnv() (Settings, error) {
 		}
 		s.ProbeConcurrency = n
 	}
+	if err := s.regionsFromEnv(); err != nil {
+		return s, err
+	}
 	if err := s.LogLevel.UnmarshalText([]byte(getenv("LOG_LEVEL", "INFO"))); err != nil {
 		return s, fmt.Errorf("lambdaenv: LOG_LEVEL %q: want DEBUG, INFO, WARN or ERROR", os.Getenv("LOG_LEVEL"))
 	}
 	return s, nil
+}
+
+// regionsFromEnv reads the region, fan-out and resolver settings.
+func (s *Settings) regionsFromEnv() error {
+	s.Region = getenv("AWS_REGION", getenv("AWS_DEFAULT_REGION", ""))
+	s.HomeRegion = getenv("VIGIL_HOME_REGION", s.Region)
+	s.HomeFunction = os.Getenv("VIGIL_HOME_FUNCTION")
+	s.DNSServer = os.Getenv("VIGIL_DNS_SERVER")
+	s.FunctionName = os.Getenv("AWS_LAMBDA_FUNCTION_NAME")
+	for r := range strings.SplitSeq(os.Getenv("VIGIL_REGIONS"), ",") {
+		if r = strings.TrimSpace(r); r != "" && !slices.Contains(s.Regions, r) {
+			s.Regions = append(s.Regions, r)
+		}
+	}
+	if len(s.Regions) == 0 {
+		s.Regions = []string{s.Region}
+	}
+	switch {
+	case len(s.Regions) > config.MaxRegions:
+		return fmt.Errorf("lambdaenv: VIGIL_REGIONS names %d regions, at most %d", len(s.Regions), config.MaxRegions)
+	case !slices.Contains(s.Regions, s.Region):
+		return fmt.Errorf("lambdaenv: VIGIL_REGIONS %q does not include this region %q", os.Getenv("VIGIL_REGIONS"), s.Region)
+	case !slices.Contains(s.Regions, s.HomeRegion):
+		return fmt.Errorf("lambdaenv: VIGIL_REGIONS %q does not include the home region %q", os.Getenv("VIGIL_REGIONS"), s.HomeRegion)
+	case !s.IsHome() && s.HomeFunction == "":
+		return fmt.Errorf("lambdaenv: VIGIL_HOME_FUNCTION is not set in probe-only region %s (home %s)", s.Region, s.HomeRegion)
+	}
+	if s.DNSServer != "" {
+		if _, _, err := net.SplitHostPort(s.DNSServer); err != nil {
+			return fmt.Errorf("lambdaenv: VIGIL_DNS_SERVER %q: want host:port: %w", s.DNSServer, err)
+		}
+	}
+	var err error
+	if s.MemoryMB, err = intEnv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 128, 10240); err != nil {
+		return err
+	}
+	s.ShardComponents, err = intEnv("VIGIL_SHARD_COMPONENTS", 1, 10000)
+	return err
+}
+
+// intEnv reads an optional whole number within [lo, hi]; 0 when unset.
+func intEnv(k string, lo, hi int) (int, error) {
+	v := strings.TrimSpace(os.Getenv(k))
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("lambdaenv: %s %q: want a number from %d to %d", k, v, lo, hi)
+	}
+	return n, nil
 }
 
 // Logger returns the JSON logger every function logs with.

@@ -76,10 +76,28 @@ func TestFromEnv(t *testing.T) {
 				t.Fatalf("settings = %+v", s)
 			}
 		}},
+		{"one region alone by default", map[string]string{"VIGIL_TABLE": "t", "AWS_REGION": "eu-west-1", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512"}, "", func(t *testing.T, s Settings) {
+			if s.MultiRegion() || !s.IsHome() || s.HomeRegion != "eu-west-1" || len(s.Regions) != 1 || s.MemoryMB != 512 || s.ShardComponents != 0 {
+				t.Fatalf("settings = %+v", s)
+			}
+		}},
+		{"a probe-only region", map[string]string{"VIGIL_TABLE": "t", "AWS_REGION": "eu-west-1", "VIGIL_HOME_REGION": "us-east-1",
+			"VIGIL_REGIONS": "us-east-1, eu-west-1,ap-southeast-2,eu-west-1", "VIGIL_HOME_FUNCTION": "arn:aws:lambda:us-east-1:123456789012:function:vigil-healthcheck",
+			"VIGIL_DNS_SERVER": "10.0.0.2:53", "VIGIL_SHARD_COMPONENTS": "100"}, "", func(t *testing.T, s Settings) {
+			if !s.MultiRegion() || s.IsHome() || strings.Join(s.Regions, ",") != "us-east-1,eu-west-1,ap-southeast-2" || s.DNSServer != "10.0.0.2:53" || s.ShardComponents != 100 {
+				t.Fatalf("settings = %+v", s)
+			}
+		}},
+		{"own region missing from the list", map[string]string{"VIGIL_TABLE": "t", "AWS_REGION": "eu-west-1", "VIGIL_REGIONS": "us-east-1,ap-southeast-2", "VIGIL_HOME_REGION": "us-east-1"}, `does not include this region "eu-west-1"`, nil},
+		{"home missing from the list", map[string]string{"VIGIL_TABLE": "t", "AWS_REGION": "eu-west-1", "VIGIL_REGIONS": "eu-west-1,ap-southeast-2", "VIGIL_HOME_REGION": "us-east-1"}, `does not include the home region "us-east-1"`, nil},
+		{"probe-only without the home function", map[string]string{"VIGIL_TABLE": "t", "AWS_REGION": "eu-west-1", "VIGIL_REGIONS": "eu-west-1,us-east-1", "VIGIL_HOME_REGION": "us-east-1"}, "VIGIL_HOME_FUNCTION", nil},
+		{"bad resolver address", map[string]string{"VIGIL_TABLE": "t", "AWS_REGION": "eu-west-1", "VIGIL_DNS_SERVER": "10.0.0.2"}, "VIGIL_DNS_SERVER", nil},
+		{"bad shard size", map[string]string{"VIGIL_TABLE": "t", "AWS_REGION": "eu-west-1", "VIGIL_SHARD_COMPONENTS": "0"}, "VIGIL_SHARD_COMPONENTS", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, k := range []string{"VIGIL_TABLE", "LOG_LEVEL", "VIGIL_PROBE_CONCURRENCY", "LAMBDA_TASK_ROOT", "VIGIL_CONFIG_FILE", "VIGIL_NAMESPACE", "VIGIL_WARNING_TOPIC_ARN", "VIGIL_CRITICAL_TOPIC_ARN", "VIGIL_TOPIC_ARN"} {
+			for _, k := range []string{"VIGIL_TABLE", "LOG_LEVEL", "VIGIL_PROBE_CONCURRENCY", "LAMBDA_TASK_ROOT", "VIGIL_CONFIG_FILE", "VIGIL_NAMESPACE", "VIGIL_WARNING_TOPIC_ARN", "VIGIL_CRITICAL_TOPIC_ARN", "VIGIL_TOPIC_ARN",
+				"AWS_REGION", "AWS_DEFAULT_REGION", "VIGIL_HOME_REGION", "VIGIL_REGIONS", "VIGIL_HOME_FUNCTION", "VIGIL_DNS_SERVER", "VIGIL_SHARD_COMPONENTS", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_NAME"} {
 				t.Setenv(k, tt.env[k])
 			}
 			s, err := FromEnv()

@@ -26,9 +26,25 @@ import (
 // why: env.json need not name them.
 var notInEnvJSON = map[string]string{
 	// Set by the Lambda runtime (and by SAM's container), never by us.
-	"LAMBDA_TASK_ROOT": "the runtime's",
+	"LAMBDA_TASK_ROOT":                "the runtime's",
+	"AWS_REGION":                      "the runtime's",
+	"AWS_DEFAULT_REGION":              "the runtime's",
+	"AWS_LAMBDA_FUNCTION_NAME":        "the runtime's: the coordinator invokes itself for its shards",
+	"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "the runtime's: it sizes the shards",
 	// Optional tuning the template does not set, so SAM would ignore it.
 	"VIGIL_PROBE_CONCURRENCY": "optional, not in template.yaml",
+	"VIGIL_DNS_SERVER":        "optional, not in template.yaml: local runs point the probes at a test resolver",
+}
+
+// The variables template.yaml declares whose value in a default deploy is
+// empty and means the same locally: one region, the home, and shards sized
+// from the memory. SAM passes the template's value, so env.json need not
+// name them.
+var emptyIsLocal = map[string]bool{
+	"VIGIL_SHARD_COMPONENTS": true,
+	"VIGIL_HOME_REGION":      true,
+	"VIGIL_REGIONS":          true,
+	"VIGIL_HOME_FUNCTION":    true,
 }
 
 // sdkEndpoint is the variable of the AWS SDK that points every client at
@@ -208,6 +224,13 @@ func TestEnvJSON(t *testing.T) {
 		}
 	}
 
+	// An empty value may stand only for a variable the template declares.
+	for v := range emptyIsLocal {
+		if !slices.ContainsFunc(slices.Collect(maps.Values(fns)), func(vars []string) bool { return slices.Contains(vars, v) }) {
+			t.Errorf("emptyIsLocal names %s, which template.yaml declares for no function", v)
+		}
+	}
+
 	region := emulator.Region
 	want := map[string]string{
 		"VIGIL_TABLE":              TableName,
@@ -220,7 +243,7 @@ func TestEnvJSON(t *testing.T) {
 		t.Run(fn, func(t *testing.T) {
 			vars := env[fn]
 			for _, v := range read {
-				if slices.Contains(fns[fn], v) && vars[v] == "" {
+				if slices.Contains(fns[fn], v) && vars[v] == "" && !emptyIsLocal[v] {
 					t.Errorf("%s reads %s and the template declares it, but env.json gives it no value (SAM would pass the template's, which names no local resource)", fn, v)
 				}
 			}

@@ -28,17 +28,30 @@ func startStack(t *testing.T, fns ...string) *Stack {
 // dashboard named after stack ("" for none).
 func startNamed(t *testing.T, stack string, fns ...string) *Stack {
 	t.Helper()
+	return startWith(t, Options{Functions: fns, StackName: stack})
+}
+
+// startWith starts a stack of o with a demo bridge and its own directory,
+// stopped when the test ends; on failure the test log gets every running
+// function's log.
+func startWith(t *testing.T, o Options) *Stack {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	bridge := demobridge.New(demobridge.Options{InitChecks: 1})
-	s, err := Start(ctx, Options{Dir: t.TempDir(), Functions: fns, Bridge: bridge, StackName: stack})
+	o.Dir, o.Bridge = t.TempDir(), bridge
+	s, err := Start(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			for name, f := range s.Functions {
-				t.Logf("%s log:\n%s", name, f.Log())
+			for _, region := range s.Regions() {
+				for _, name := range []string{HealthCheck, Recovery, Status} {
+					for i, f := range s.Instances(region, name) {
+						t.Logf("%s in %s, instance %d, log:\n%s", name, region, i, f.Log())
+					}
+				}
 			}
 		}
 		bridge.Close()

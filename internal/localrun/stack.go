@@ -14,10 +14,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -65,6 +68,32 @@ type Options struct {
 	// HealthCheck function then converges the document's alarms and
 	// dashboard on moto, as in a deployed stack.
 	StackName string
+	// HealthCheckInstances is how many instances of the HealthCheck
+	// function run in each region (default 1): Lambda's sandboxes, each
+	// serving one invocation at a time. The coordinator of a sharded check
+	// is one of them and its shards land on the others, so a check of n
+	// shards needs n + 1; fewer make the shards wait for one another.
+	HealthCheckInstances int
+	// Regions are the probing regions, the first one the home, where the
+	// table, topics and state machine are and the Recovery and Status
+	// functions run. Empty is one region, emulator.Region, exactly as
+	// before there were regions.
+	Regions []Region
+	// NoMetricPublishing keeps the functions' EMF documents out of moto:
+	// they are still read, checked and counted (Tick waits for them), but
+	// not published to its CloudWatch. For measurements: on AWS, CloudWatch
+	// Logs extracts the metrics off the functions' path, while here
+	// publishing them competes with the functions' own requests for moto,
+	// which serves one request at a time.
+	NoMetricPublishing bool
+}
+
+// Region is one local region of a multi-region stack.
+type Region struct {
+	Name string
+	// DNSServer, when set, is the host:port the region's probes resolve
+	// names through (VIGIL_DNS_SERVER).
+	DNSServer string
 }
 
 // Stack is a running local Vigil.
@@ -84,16 +113,36 @@ type Stack struct {
 	// StackName is Options.StackName: the prefix of the alarms and the name
 	// of the dashboard the HealthCheck function converges; "" for none.
 	StackName string
+	// LambdaEndpoint is the local Lambda service of every region (the
+	// gateway): the HealthCheck functions' AWS_ENDPOINT_URL_LAMBDA.
+	LambdaEndpoint string
 
-	// metrics stands in for CloudWatch Logs' EMF extraction.
+	// metrics stands in for CloudWatch Logs' EMF extraction, in the home
+	// region; each other region's functions publish to its own.
 	metrics *extractor
+	gateway *lambdaGateway
+	home    string
+	regions []string
+	lambdas map[string]*lambda.Client // by region, pointed at the gateway
 	stops   []func()
 }
 
 // Start builds the functions and starts everything. On error, whatever was
 // started is stopped again.
 func Start(ctx context.Context, o Options) (s *Stack, err error) {
-	s = &Stack{Dir: o.Dir, Functions: map[string]*emulator.Function{}}
+	s = &Stack{Dir: o.Dir, Functions: map[string]*emulator.Function{}, home: emulator.Region}
+	regions := []Region{{Name: emulator.Region}}
+	multi := len(o.Regions) > 0
+	if multi {
+		if err := checkRegions(o.Regions); err != nil {
+			return nil, err
+		}
+		regions, s.home = o.Regions, o.Regions[0].Name
+	}
+	for _, r := range regions {
+		s.regions = append(s.regions, r.Name)
+	}
+	instances := max(o.HealthCheckInstances, 1)
 	defer func() {
 		if err != nil {
 			s.Stop()
@@ -138,19 +187,40 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		return s, err
 	}
 	s.stops = append(s.stops, s.Moto.Stop)
-	gateway, err := newLambdaGateway(s.Moto.Endpoint, s.Functions)
+	s.gateway, err = newLambdaGateway(s.Moto.Endpoint, s.home, !multi)
 	if err != nil {
 		gw.Close()
 		return s, err
 	}
-	gwSrv := &http.Server{Handler: gateway, ReadHeaderTimeout: 10 * time.Second}
+	s.LambdaEndpoint = "http://" + gw.Addr().String()
+	gwSrv := &http.Server{Handler: s.gateway, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = gwSrv.Serve(gw) }()
 	s.stops = append(s.stops, func() { _ = gwSrv.Close() })
 	if err := s.Moto.EnableStepFunctions(ctx); err != nil {
 		return s, err
 	}
-	s.Clients = awsenv.New(s.Moto.AWSConfig())
-	s.metrics = newExtractor(s.Clients.CloudWatch)
+	cfg := s.Moto.AWSConfig()
+	cfg.Region = s.home
+	s.Clients = awsenv.New(cfg)
+	cloudWatch := func(c *awsenv.Clients) PutMetricDataAPI {
+		if o.NoMetricPublishing {
+			return discardMetrics{}
+		}
+		return c.CloudWatch
+	}
+	s.metrics = newExtractor(cloudWatch(s.Clients))
+	extractors := map[string]*extractor{s.home: s.metrics}
+	s.lambdas = map[string]*lambda.Client{}
+	for _, r := range s.regions {
+		rc := s.Moto.AWSConfig()
+		rc.Region = r
+		if extractors[r] == nil {
+			extractors[r] = newExtractor(cloudWatch(awsenv.New(rc)))
+		}
+		// No retry: a retried invoke would check again.
+		rc.BaseEndpoint, rc.RetryMaxAttempts = aws.String(s.LambdaEndpoint), 1
+		s.lambdas[r] = lambda.NewFromConfig(rc)
+	}
 
 	if err := s.createResources(ctx, root); err != nil {
 		return s, err
@@ -170,6 +240,8 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		return s, err
 	}
 
+	// Every region's functions are told the home's table, topics and state
+	// machine: the functions build those clients with the home region.
 	env := append(s.Moto.Env(),
 		"VIGIL_TABLE="+TableName,
 		"VIGIL_WARNING_TOPIC_ARN="+s.WarningTopicARN,
@@ -182,33 +254,115 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		s.StackName = o.StackName
 		env = append(env, "VIGIL_STACK_NAME="+o.StackName)
 	}
-	env = append(env, o.Env...)
 	timeouts := map[string]time.Duration{"healthcheck": 50 * time.Second, "recovery": 60 * time.Second, "status": 10 * time.Second}
 	var own *ownLines
 	if o.FunctionLog != nil {
 		own = &ownLines{w: o.FunctionLog}
 	}
-	for _, fn := range fns {
+	start := func(fn, region string, i int, extra []string) error {
 		name := "vigil-" + fn
-		w, err := logTo(name)
+		logName := name
+		if region != s.home || i > 0 {
+			logName = fmt.Sprintf("%s.%s.%d", name, region, i)
+		}
+		w, err := logTo(logName)
 		if err != nil {
-			return s, err
+			return err
 		}
 		if own != nil {
 			w = &lineTap{next: w, line: own.line}
 		}
-		// The functions write their metrics to standard output as EMF.
-		w = s.metrics.wrap(w)
+		// The functions write their metrics to standard output as EMF,
+		// extracted in their own region.
+		w = extractors[region].wrap(w)
+		fenv := append(append(slices.Clip(env), extra...), o.Env...)
 		f, err := emulator.StartFunction(ctx, emulator.FunctionOptions{
-			Name: name, RIE: rie, Bootstrap: bootstraps[fn], Env: env, Timeout: timeouts[fn], Log: w,
+			Name: name, RIE: rie, Bootstrap: bootstraps[fn], Env: fenv, Timeout: timeouts[fn], Log: w,
 		})
 		if err != nil {
-			return s, err
+			return err
 		}
-		s.Functions[name] = f
 		s.stops = append(s.stops, f.Stop)
+		s.gateway.add(region, f)
+		if region == s.home && i == 0 {
+			s.Functions[name] = f
+		}
+		return nil
+	}
+	for _, fn := range fns {
+		if fn != "healthcheck" {
+			// Recovery and Status run in the home region only.
+			var extra []string
+			if multi {
+				extra = []string{"AWS_REGION=" + s.home, "AWS_DEFAULT_REGION=" + s.home}
+			}
+			if err := start(fn, s.home, 0, extra); err != nil {
+				return s, err
+			}
+			continue
+		}
+		for _, r := range regions {
+			// Every instance may invoke: the coordinator its shards,
+			// a probe-only region its home.
+			extra := []string{"AWS_ENDPOINT_URL_LAMBDA=" + s.LambdaEndpoint}
+			if multi {
+				extra = append(extra, regionEnv(r, s.regions)...)
+			}
+			for i := range instances {
+				if err := start(fn, r.Name, i, extra); err != nil {
+					return s, err
+				}
+			}
+		}
 	}
 	return s, nil
+}
+
+// discardMetrics is a CloudWatch that accepts every datum and keeps none.
+type discardMetrics struct{}
+
+func (discardMetrics) PutMetricData(context.Context, *cloudwatch.PutMetricDataInput, ...func(*cloudwatch.Options)) (*cloudwatch.PutMetricDataOutput, error) {
+	return &cloudwatch.PutMetricDataOutput{}, nil
+}
+
+// checkRegions refuses an unnamed or repeated region.
+func checkRegions(regions []Region) error {
+	seen := map[string]bool{}
+	for _, r := range regions {
+		if r.Name == "" || strings.ContainsAny(r.Name, ", /:") {
+			return fmt.Errorf("localrun: bad region name %q", r.Name)
+		}
+		if seen[r.Name] {
+			return fmt.Errorf("localrun: region %q named twice", r.Name)
+		}
+		seen[r.Name] = true
+	}
+	return nil
+}
+
+// regionEnv is what tells a HealthCheck instance of a multi-region stack
+// where it runs and where its home is; all names the regions, the home
+// first.
+func regionEnv(r Region, all []string) []string {
+	home := all[0]
+	env := []string{
+		"AWS_REGION=" + r.Name,
+		"AWS_DEFAULT_REGION=" + r.Name,
+		"VIGIL_HOME_REGION=" + home,
+		"VIGIL_REGIONS=" + strings.Join(all, ","),
+	}
+	if r.Name != home {
+		env = append(env, "VIGIL_HOME_FUNCTION="+FunctionARN(home, HealthCheck))
+	}
+	if r.DNSServer != "" {
+		env = append(env, "VIGIL_DNS_SERVER="+r.DNSServer)
+	}
+	return env
+}
+
+// FunctionARN is the ARN of a local function in region.
+func FunctionARN(region, function string) string {
+	return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", region, Account, function)
 }
 
 // Topic names of the local stack, by severity.
@@ -275,7 +429,7 @@ func provision(ctx context.Context, c *awsenv.Clients, root string) (Resources, 
 	if err != nil {
 		return r, fmt.Errorf("localrun: read state machine: %w", err)
 	}
-	fnARN := fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", c.Config.Region, Account, Recovery)
+	fnARN := FunctionARN(c.Config.Region, Recovery)
 	sm, err := c.SFN.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
 		Name:       aws.String(stateMachineName),
 		Definition: aws.String(strings.ReplaceAll(string(def), "${RecoveryFunctionArn}", fnARN)),
@@ -342,13 +496,49 @@ func (s *Stack) WaitMetric(ctx context.Context, name string) error {
 	return s.metrics.waitMetric(ctx, name)
 }
 
-// Invoke sends an event to a running function and returns its response.
+// Invoke sends an event to a running function and returns its response:
+// straight to Functions[function] (for the HealthCheck, the home's first
+// instance), waiting while it is busy; InvokeHealthCheck goes through the
+// local Lambda service to any idle instance.
 func (s *Stack) Invoke(ctx context.Context, function string, event []byte) ([]byte, error) {
 	f, ok := s.Functions[function]
 	if !ok {
 		return nil, fmt.Errorf("localrun: function %q is not running", function)
 	}
 	return f.Invoke(ctx, event)
+}
+
+// InvokeHealthCheck invokes the HealthCheck function of region ("" for the
+// home) as a Lambda client there would: through the local Lambda service,
+// which hands the event to an idle instance of the region's pool, waiting
+// for one while all are busy. A function error is returned as its payload
+// (the runtime's errorType/errorMessage document), as Invoke returns it.
+func (s *Stack) InvokeHealthCheck(ctx context.Context, region string, event []byte) ([]byte, error) {
+	if region == "" {
+		region = s.home
+	}
+	c, ok := s.lambdas[region]
+	if !ok {
+		return nil, fmt.Errorf("localrun: no region %q (the stack runs %v)", region, s.regions)
+	}
+	out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(HealthCheck), Payload: event})
+	if err != nil {
+		return nil, fmt.Errorf("localrun: invoke %s in %s: %w", HealthCheck, region, err)
+	}
+	return out.Payload, nil
+}
+
+// Regions names the stack's regions, the home first.
+func (s *Stack) Regions() []string { return slices.Clone(s.regions) }
+
+// Instances returns the running instances of function in region ("" for
+// the home), in the order they started; the home's first one is
+// Functions[function].
+func (s *Stack) Instances(region, function string) []*emulator.Function {
+	if region == "" {
+		region = s.home
+	}
+	return s.gateway.instances(region, function)
 }
 
 // Stop stops everything Start started, newest first.

@@ -103,6 +103,30 @@ func CheckerImpaired(at time.Time, n int) []Datum {
 	return []Datum{{MetricCheckerImpaired, nil, float64(n), UnitCount, at}}
 }
 
+// ShardsFailed is the count of a tick's shards whose check failed; nothing
+// when none did.
+func ShardsFailed(at time.Time, n int) []Datum {
+	if n <= 0 {
+		return nil
+	}
+	return []Datum{{MetricShardsFailed, nil, float64(n), UnitCount, at}}
+}
+
+// ForRegions returns a multi-region decision's datums: how many regions were
+// set aside and how many had not reported (0 included, so their alarms see
+// the trouble end) and each region's slowest probe of each integration.
+func ForRegions(at time.Time, impaired, missing int, integrations []string, views [][]health.RegionView) []Datum {
+	out := []Datum{{MetricRegionImpaired, nil, float64(impaired), UnitCount, at}, {MetricRegionsMissing, nil, float64(missing), UnitCount, at}}
+	for i, vs := range views {
+		for _, v := range vs {
+			if publishable(v.LatencyMs) {
+				out = append(out, Datum{MetricRegionLatency, []Dim{{DimIntegration, integrations[i]}, {DimRegion, v.Region}}, v.LatencyMs, UnitMilliseconds, at})
+			}
+		}
+	}
+	return out
+}
+
 // RecoveryEvent is a recovery milestone published as metrics.
 type RecoveryEvent int
 

@@ -213,6 +213,8 @@ func TestNamesMatchBuilders(t *testing.T) {
 	all = append(all, ForCheck(integ, health.Record{LastTick: tick}, nil, tick.Add(-time.Second))...)
 	all = append(all, CheckerImpaired(tick, 2)...)
 	all = append(all, AlertingFailed(tick)...)
+	all = append(all, ShardsFailed(tick, 1)...)
+	all = append(all, ForRegions(tick, 1, 0, []string{"b"}, [][]health.RegionView{{{Region: "eu-west-1", LatencyMs: 12}}})...)
 	for _, ev := range []RecoveryEvent{Started, Succeeded, Failed} {
 		all = append(all, ForRecovery("b", ev, time.Second, tick)...)
 	}
@@ -237,6 +239,31 @@ func TestNamesMatchBuilders(t *testing.T) {
 		if !seen[name] {
 			t.Errorf("%s in Names but never emitted", name)
 		}
+	}
+}
+
+// ShardsFailed exists only when a shard failed; RegionImpaired is published
+// at 0 too, so its alarm sees an impairment end, and a region latency is
+// published per integration and region.
+func TestShardsAndRegions(t *testing.T) {
+	if d := ShardsFailed(tick, 0); d != nil {
+		t.Errorf("ShardsFailed(0) = %v, want nothing", d)
+	}
+	if d := ShardsFailed(tick, 2); len(d) != 1 || d[0].Value != 2 || d[0].Dims != nil {
+		t.Errorf("ShardsFailed(2) = %+v", d)
+	}
+	d := ForRegions(tick, 0, 1, []string{"a", "b"}, [][]health.RegionView{
+		{{Region: "r1", LatencyMs: 5}, {Region: "r2", LatencyMs: 7}},
+		{{Region: "r1", LatencyMs: 9}},
+	})
+	if len(d) != 5 || d[0].Name != MetricRegionImpaired || d[0].Value != 0 || d[1].Name != MetricRegionsMissing || d[1].Value != 1 {
+		t.Fatalf("ForRegions = %+v", d)
+	}
+	if got := d[3]; got.Value != 7 || got.Dims[0].Value != "a" || got.Dims[1] != (Dim{DimRegion, "r2"}) {
+		t.Errorf("second latency datum = %+v", got)
+	}
+	if got := d[4]; got.Value != 9 || got.Dims[0].Value != "b" {
+		t.Errorf("third latency datum = %+v", got)
 	}
 }
 

@@ -11,6 +11,8 @@ const DefaultNamespace = "Vigil"
 const (
 	DimIntegration = "Integration"
 	DimComponent   = "Component"
+	// DimRegion is the probing region, only when several regions probe.
+	DimRegion = "Region"
 )
 
 // Metric names. template.yaml's alarms and dashboard refer to exactly these.
@@ -31,6 +33,20 @@ const (
 	MetricCheckerImpaired = "CheckerImpaired" // Count of integrations whose check was inconclusive, only when > 0
 	MetricStaleTicks      = "StaleTicks"      // Count, only when a stale tick was seen (one alarm for the stack)
 	MetricAlertingFailed  = "AlertingFailed"  // Count, only when converging the alarms and dashboard failed
+	// ShardsFailed counts the shards of a tick whose check failed twice
+	// (the coordinator retries once), only when > 0.
+	MetricShardsFailed = "ShardsFailed" // Count
+	// RegionImpaired counts the regions whose view a tick's decision set
+	// aside (quorum.Merge), published with every multi-region decision.
+	MetricRegionImpaired = "RegionImpaired" // Count
+	// RegionsMissing counts the probing regions that had not reported a
+	// tick when it was decided (a late or silent region), published with
+	// every multi-region decision.
+	MetricRegionsMissing = "RegionsMissing" // Count
+
+	// Per integration and probing region (dimensions Integration, Region),
+	// only when several regions probe: the region's slowest probe.
+	MetricRegionLatency = "RegionLatency" // Milliseconds
 
 	// Per component (dimensions Integration, Component), only when the
 	// integration enables component_metrics.
@@ -68,6 +84,7 @@ type Name struct {
 var (
 	dimsIntegration = []string{DimIntegration}
 	dimsComponent   = []string{DimIntegration, DimComponent}
+	dimsRegion      = []string{DimIntegration, DimRegion}
 )
 
 // Names lists every fixed metric Vigil publishes, so the template's alarms
@@ -83,6 +100,10 @@ var Names = []Name{
 	{MetricCheckerImpaired, nil, UnitCount},
 	{MetricStaleTicks, nil, UnitCount},
 	{MetricAlertingFailed, nil, UnitCount},
+	{MetricShardsFailed, nil, UnitCount},
+	{MetricRegionImpaired, nil, UnitCount},
+	{MetricRegionsMissing, nil, UnitCount},
+	{MetricRegionLatency, dimsRegion, UnitMilliseconds},
 	{MetricComponentHealthy, dimsComponent, UnitNone},
 	{MetricComponentLatency, dimsComponent, UnitMilliseconds},
 	{MetricCertificateDaysLeft, dimsComponent, UnitNone},

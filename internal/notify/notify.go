@@ -34,6 +34,11 @@ const (
 	// no single integration.
 	KindCheckerImpaired  = "checker_impaired"
 	KindCheckerRecovered = "checker_recovered"
+	// KindRegionImpaired, KindRegionRecovered: a probing region's view was
+	// set aside by the quorum (it contradicted every other region), and
+	// taken again. They name the region, no integration.
+	KindRegionImpaired  = "region_impaired"
+	KindRegionRecovered = "region_recovered"
 )
 
 // Message attribute names subscribers may filter on.
@@ -71,6 +76,8 @@ type Event struct {
 	IncidentID  string       `json:"incident_id,omitempty"`
 	Attempt     int          `json:"attempt,omitempty"`
 	At          time.Time    `json:"at"`
+	// Region is the probing region of a region event.
+	Region string `json:"region,omitempty"`
 }
 
 // Severity is the severity of ev, which picks its topic. The rule is that
@@ -90,6 +97,8 @@ type Event struct {
 //   - an execution that ended without recording its outcome is critical
 //     unless the integration is ACTIVE: otherwise it is exhaustion by
 //     another road (a cooldown follows, nothing else is being tried);
+//   - a region impaired or recovered is a warning: the other regions still
+//     decide every tick, nothing is lost while it lasts;
 //   - checker impaired is critical (nothing is counted or recovered while it
 //     lasts, and the <stack>/checker-impaired alarm pages too), and checker
 //     recovered is critical so that page is seen to resolve.
@@ -104,7 +113,7 @@ func Severity(ev Event) string {
 			return SeverityCritical
 		}
 		return SeverityWarning
-	case KindRecoveryStarted, KindRecoveryFailed:
+	case KindRecoveryStarted, KindRecoveryFailed, KindRegionImpaired, KindRegionRecovered:
 		return SeverityWarning
 	case KindRecoveryEnded:
 		if ev.To == health.Active {
@@ -242,6 +251,10 @@ func Summary(ev Event) (string, error) {
 		return "Vigil's checker is impaired; checks are inconclusive and count nothing" + cause(ev), nil
 	case KindCheckerRecovered:
 		return "Vigil's checker works again" + cause(ev), nil
+	case KindRegionImpaired:
+		return fmt.Sprintf("Probing region %s is impaired; the other regions decide without it%s", ev.Region, cause(ev)), nil
+	case KindRegionRecovered:
+		return fmt.Sprintf("Probing region %s agrees with the others again%s", ev.Region, cause(ev)), nil
 	}
 	return "", fmt.Errorf("%w %q for %s", ErrUnknownKind, ev.Kind, name)
 }
@@ -267,6 +280,10 @@ func Subject(ev Event) string {
 		s = "[Vigil] checker impaired: checks inconclusive"
 	case KindCheckerRecovered:
 		s = "[Vigil] checker recovered"
+	case KindRegionImpaired:
+		s = fmt.Sprintf("[Vigil] region %s impaired", ev.Region)
+	case KindRegionRecovered:
+		s = fmt.Sprintf("[Vigil] region %s recovered", ev.Region)
 	default:
 		s = fmt.Sprintf("[Vigil] %s %s", ev.Integration, ev.Kind)
 	}

@@ -118,6 +118,9 @@ func TestSeverity(t *testing.T) {
 		// The checker is blind, and then sees again: both on one topic.
 		{KindCheckerImpaired, "", "", c},
 		{KindCheckerRecovered, "", "", c},
+		// The other regions still decide: nobody needs waking.
+		{KindRegionImpaired, "", "", w},
+		{KindRegionRecovered, "", "", w},
 		// A kind without a rule pages rather than hides.
 		{"kind_added_later", health.Active, health.Active, c},
 	} {

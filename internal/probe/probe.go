@@ -48,6 +48,16 @@ func WithResolver(r *net.Resolver) Option {
 	return func(p *prober) { p.resolver = r }
 }
 
+// ResolverAt returns a resolver that asks the DNS server at addr
+// (host:port) for every name, over UDP or TCP as Go's resolver chooses: a
+// region's own resolver (VIGIL_DNS_SERVER) rather than the system's.
+func ResolverAt(addr string) *net.Resolver {
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}}
+}
+
 // prober holds what the probes share: settings, never state.
 type prober struct {
 	resolver *net.Resolver // nil for the system resolver

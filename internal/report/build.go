@@ -74,6 +74,7 @@ func build(r health.Record, in config.Integration, configured bool, now time.Tim
 	v.Alerts = alerts(r, in, th, v.Metrics, v.Availability, state, now)
 	v.Recovery = recovery(r, in, fl, now)
 	v.Latency = latency(r, now, o)
+	v.Regions = slices.Clone(r.Regions)
 	v.Recommendations = recommend(v, r, in, th, fl, now)
 	return v
 }

@@ -100,6 +100,7 @@ func (m *md) integration(in Integration, now time.Time) {
 	m.counters(in)
 	m.history(in)
 	m.latency(in)
+	m.regions(in)
 	m.metrics(in)
 	m.alerts(in)
 	m.schedule(in, now)
@@ -261,6 +262,26 @@ func (m *md) latency(in Integration) {
 			val = fmtMs(*t.ValueMs)
 		}
 		m.row(targetLabels[t.Name], "< "+fmtMs(t.TargetMs), val, targetStatus(t.Level), t.Basis)
+	}
+	m.line("")
+}
+
+// regions shows each probing region's view of the last tick; nothing with
+// one region.
+func (m *md) regions(in Integration) {
+	if len(in.Regions) == 0 {
+		return
+	}
+	m.line("### Regions")
+	m.line("")
+	m.line("| Region | Slowest probe | Failing components | Counted |")
+	m.line("|---|---:|---:|---|")
+	for _, v := range in.Regions {
+		counted := "yes"
+		if v.Impaired {
+			counted = "no — impaired, set aside"
+		}
+		m.row(inert(v.Region), fmtMs(v.LatencyMs), fmt.Sprint(v.Failing), counted)
 	}
 	m.line("")
 }

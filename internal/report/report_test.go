@@ -572,3 +572,31 @@ func TestSLOPerIntegration(t *testing.T) {
 		}
 	}
 }
+
+// Several probing regions: the report shows each region's slowest probe and
+// failures, and which one was set aside; one region shows no such section.
+func TestRegionsSection(t *testing.T) {
+	doc := parse(t)
+	rec := health.Record{Integration: "agent-bridge", Version: 3, State: health.Active, Score: 100, HealthChecksPerformed: 3, LastHealthCheck: now.Add(-time.Minute),
+		Regions: []health.RegionView{{Region: "eu-west-1", LatencyMs: 84.5, Failing: 0}, {Region: "us-east-1", LatencyMs: 12, Failing: 5, Impaired: true}}}
+	var b strings.Builder
+	if err := Markdown(&b, []health.Record{rec}, doc, now); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"### Regions", "| eu-west-1 | 84 ms | 0 | yes |", "| us-east-1 | 12 ms | 5 | no — impaired, set aside |"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if got := JSON([]health.Record{rec}, doc, now).Integrations[0].Regions; len(got) != 2 || got[1].Region != "us-east-1" || !got[1].Impaired {
+		t.Errorf("JSON regions %+v", got)
+	}
+	rec.Regions = nil
+	b.Reset()
+	if err := Markdown(&b, []health.Record{rec}, doc, now); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "### Regions") {
+		t.Error("a single-region report shows a Regions section")
+	}
+}

@@ -141,6 +141,9 @@ type Integration struct {
 	Availability    Availability        `json:"availability"`
 	Recovery        Recovery            `json:"recovery"`
 	Recommendations []string            `json:"recommendations"`
+	// Regions is what each probing region saw at the last tick, when
+	// several probe; omitted with one.
+	Regions []health.RegionView `json:"regions,omitempty"`
 }
 
 // Component is the last observed result of one component.

@@ -186,7 +186,11 @@ func TestStackOnEmulator(t *testing.T) {
 		}
 		// Only the functions that publish are told the topics, both.
 		topics := map[string]string{"VIGIL_WARNING_TOPIC_ARN": outputs["WarningTopicArn"], "VIGIL_CRITICAL_TOPIC_ARN": outputs["CriticalTopicArn"]}
-		healthCheck := map[string]string{"VIGIL_STATE_MACHINE_ARN": outputs["StateMachineArn"], "VIGIL_STACK_NAME": "vigil"}
+		healthCheck := map[string]string{
+			"VIGIL_STATE_MACHINE_ARN": outputs["StateMachineArn"], "VIGIL_STACK_NAME": "vigil",
+			// One region, the home; shards sized from the memory.
+			"VIGIL_SHARD_COMPONENTS": "", "VIGIL_HOME_REGION": "", "VIGIL_REGIONS": "", "VIGIL_HOME_FUNCTION": "",
+		}
 		maps.Copy(healthCheck, topics)
 		for _, fn := range []struct {
 			id, name string
@@ -277,6 +281,114 @@ func TestStackOnEmulator(t *testing.T) {
 		}
 		if invokes == 0 {
 			t.Errorf("no task invokes %s", recoveryArn)
+		}
+	})
+
+	// A probe-only stack beside it: what CloudFormation makes of the
+	// conditions, on the same account (its home is another region).
+	t.Run("probe-only stack", func(t *testing.T) {
+		const probeName = "vigil-probe"
+		var params []cfntypes.Parameter
+		for k, v := range probeOnly {
+			params = append(params, cfntypes.Parameter{ParameterKey: aws.String(k), ParameterValue: aws.String(v.(string))})
+		}
+		if _, err := cfn.CreateStack(ctx, &cloudformation.CreateStackInput{
+			StackName:    aws.String(probeName),
+			TemplateBody: aws.String(string(body)),
+			Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityIam, cfntypes.CapabilityCapabilityAutoExpand},
+			Parameters:   params,
+		}); err != nil {
+			t.Fatalf("CreateStack: %v", err)
+		}
+		// No AlertingCleanup to answer: the stack completes by itself.
+		st := waitStack(ctx, t, cfn, probeName)
+		res, err := cfn.DescribeStackResources(ctx, &cloudformation.DescribeStackResourcesInput{StackName: aws.String(probeName)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, r := range res.StackResources {
+			// moto 5.2 lists what it did not create (a false condition, a
+			// type it skips) as resources without a logical id.
+			if id := aws.ToString(r.LogicalResourceId); id != "" {
+				ids = append(ids, id)
+			}
+		}
+		slices.Sort(ids)
+		// moto skips the alarm and the schedule (AWS::Scheduler::Schedule
+		// and AWS::CloudWatch::Alarm are not in its CloudFormation); the
+		// template test checks them (TestRegionStacks).
+		for _, id := range ids {
+			if !slices.Contains([]string{"HealthCheckFailureQueue", "HealthCheckFunction", "HealthCheckFunctionAlarm",
+				"HealthCheckFunctionEventInvokeConfig", "HealthCheckFunctionRole", "HealthCheckFunctionTick",
+				"HealthCheckFunctionTickRole", "HealthCheckLogGroup", "ProbeAlarmTopic"}, id) {
+				t.Errorf("probe-only stack made %s (resources %v)", id, ids)
+			}
+		}
+		if !slices.Contains(ids, "HealthCheckFunction") {
+			t.Fatalf("probe-only stack has no HealthCheck function: %v", ids)
+		}
+		for _, o := range st.Outputs {
+			if k := aws.ToString(o.OutputKey); k != "HealthCheckFunctionName" {
+				t.Errorf("probe-only output %s", k)
+			}
+		}
+		f, err := lambda.NewFromConfig(c.Config).GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(probeName + "-healthcheck")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		home, hs := probeOnly["HomeRegion"].(string), probeOnly["HomeStackName"].(string)
+		want := map[string]string{
+			"VIGIL_TABLE":              hs + "-state",
+			"VIGIL_STATE_MACHINE_ARN":  "arn:aws:states:" + home + ":123456789012:stateMachine:" + hs + "-recovery",
+			"VIGIL_WARNING_TOPIC_ARN":  "arn:aws:sns:" + home + ":123456789012:" + hs + "-warning",
+			"VIGIL_CRITICAL_TOPIC_ARN": "arn:aws:sns:" + home + ":123456789012:" + hs + "-critical",
+			"VIGIL_HOME_FUNCTION":      "arn:aws:lambda:" + home + ":123456789012:function:" + hs + "-healthcheck",
+			"VIGIL_HOME_REGION":        home,
+			"VIGIL_REGIONS":            probeOnly["Regions"].(string),
+			"VIGIL_STACK_NAME":         "",
+		}
+		for k, v := range want {
+			if got, ok := f.Environment.Variables[k]; !ok || got != v {
+				t.Errorf("probe-only %s = %q (set %v), want %q", k, got, ok, v)
+			}
+		}
+	})
+
+	// A multi-region home names its table, topics and state machine after
+	// itself: the names a probe-only stack is told (above, in its home
+	// region).
+	t.Run("multi-region home stack", func(t *testing.T) {
+		name := probeOnly["HomeStackName"].(string)
+		var params []cfntypes.Parameter
+		for k, v := range multiHome {
+			params = append(params, cfntypes.Parameter{ParameterKey: aws.String(k), ParameterValue: aws.String(v.(string))})
+		}
+		if _, err := cfn.CreateStack(ctx, &cloudformation.CreateStackInput{
+			StackName:    aws.String(name),
+			TemplateBody: aws.String(string(body)),
+			Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityIam, cfntypes.CapabilityCapabilityAutoExpand},
+			Parameters:   params,
+		}); err != nil {
+			t.Fatalf("CreateStack: %v", err)
+		}
+		answerAlertingCleanup(ctx, t, m.Endpoint, cfn, name)
+		st := waitStack(ctx, t, cfn, name)
+		got := map[string]string{}
+		for _, o := range st.Outputs {
+			got[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)
+		}
+		acct := ":123456789012:"
+		for k, v := range map[string]string{
+			"TableName":               name + "-state",
+			"WarningTopicArn":         "arn:aws:sns:" + emulator.Region + acct + name + "-warning",
+			"CriticalTopicArn":        "arn:aws:sns:" + emulator.Region + acct + name + "-critical",
+			"StateMachineArn":         "arn:aws:states:" + emulator.Region + acct + "stateMachine:" + name + "-recovery",
+			"HealthCheckFunctionName": name + "-healthcheck",
+		} {
+			if got[k] != v {
+				t.Errorf("multi-region home %s = %q, want %q", k, got[k], v)
+			}
 		}
 	})
 

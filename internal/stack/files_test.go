@@ -59,6 +59,72 @@ func TestSamconfig(t *testing.T) {
 	}
 }
 
+// TestSamconfigRegions checks the multi-region environments describe one
+// home and its probe-only regions that agree: each deploys a stack the
+// others find (HomeStackName and HomeRegion name the home's stack and
+// region), with the same list of regions, which holds every environment's
+// region.
+func TestSamconfigRegions(t *testing.T) {
+	t.Parallel()
+	var cfg map[string]any
+	if _, err := toml.DecodeFile(filepath.Join(repoRoot(t), "samconfig.toml"), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	params := transform(t).Template["Parameters"].(map[string]any)
+	type env struct {
+		stack, region string
+		overrides     map[string]string
+	}
+	read := func(name string) env {
+		t.Helper()
+		e, ok := cfg[name].(map[string]any)
+		if !ok {
+			t.Fatalf("environment %s missing", name)
+		}
+		global := e["global"].(map[string]any)["parameters"].(map[string]any)
+		deploy := e["deploy"].(map[string]any)["parameters"].(map[string]any)
+		if deploy["capabilities"] != "CAPABILITY_IAM CAPABILITY_AUTO_EXPAND" || deploy["resolve_s3"] != true {
+			t.Errorf("%s: deploy %v", name, deploy)
+		}
+		out := env{stack: global["stack_name"].(string), region: global["region"].(string), overrides: map[string]string{}}
+		for _, o := range deploy["parameter_overrides"].([]any) {
+			k, v, _ := strings.Cut(o.(string), "=")
+			if _, known := params[k]; !known {
+				t.Errorf("%s: override of unknown parameter %s", name, k)
+			}
+			out.overrides[k] = v
+		}
+		return out
+	}
+	home := read("multiregion-home")
+	if home.region != "us-east-1" || home.stack != "vigil" || home.overrides["HomeRegion"] != home.region || home.overrides["HomeStackName"] != "" {
+		t.Errorf("multiregion-home: %+v, want stack vigil in us-east-1, its own HomeRegion and no HomeStackName", home)
+	}
+	regions := strings.Split(home.overrides["Regions"], ",")
+	if !slices.Equal(regions, []string{"us-east-1", "eu-west-1", "ap-southeast-2"}) {
+		t.Errorf("multiregion-home Regions %v", regions)
+	}
+	for _, r := range regions[1:] {
+		name := "multiregion-" + r
+		p := read(name)
+		if p.region != r {
+			t.Errorf("%s deploys to %s", name, p.region)
+		}
+		for k, want := range map[string]string{"HomeRegion": home.region, "HomeStackName": home.stack, "Regions": home.overrides["Regions"]} {
+			if p.overrides[k] != want {
+				t.Errorf("%s: %s = %q, want %q (the home's)", name, k, p.overrides[k], want)
+			}
+		}
+		// What the home reads from its own region, each probe-only region
+		// reads from its own: the same document, the same namespace.
+		for _, k := range []string{"ConfigParameterName", "MetricNamespace", "ScheduleExpression"} {
+			if p.overrides[k] != home.overrides[k] {
+				t.Errorf("%s: %s = %q, the home's %q", name, k, p.overrides[k], home.overrides[k])
+			}
+		}
+	}
+}
+
 // TestEvents decodes each sample event for `sam local invoke` into the type
 // its handler receives: strictly, except function URL requests, which carry
 // fields (routeKey) that events.LambdaFunctionURLRequest does not model.

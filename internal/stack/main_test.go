@@ -201,3 +201,183 @@ func rootParams(tr *transformed) map[string]any {
 	}
 	return p
 }
+
+// regionParams are the parameters that make a stack a home, a probe-only
+// stack or a single-region one; with the pseudo parameters they decide the
+// conditions specialize resolves.
+var regionParams = []string{"HomeRegion", "Regions", "HomeStackName"}
+
+// The stacks the tests look at. The test stack's region is emulator.Region;
+// a probe-only stack's home is elsewhere.
+var (
+	singleRegion = map[string]any{}
+	multiHome    = map[string]any{"HomeRegion": emulator.Region, "Regions": emulator.Region + ",eu-west-1,ap-southeast-2"}
+	probeOnly    = map[string]any{"HomeRegion": "eu-west-1", "Regions": "eu-west-1," + emulator.Region, "HomeStackName": "vigil-home"}
+)
+
+// condResult is a condition evaluated over the region parameters only: known
+// (true or false), or unknown and then equivalent to the condition named
+// residual (an And whose region half is true reduces to its other half).
+type condResult struct {
+	known, value bool
+	residual     string
+}
+
+// specialize returns the template as CloudFormation would see it for a stack
+// with the region parameters set (the others left unknown): resources and
+// outputs whose condition is false are dropped, a true condition is removed,
+// Fn::If on a known condition is replaced by its branch, and values that
+// become AWS::NoValue are removed. With every region parameter empty it is
+// the single-region stack, which must mean what the template meant before
+// regions existed: the tests written for that stack run on it unchanged.
+func (d doc) specialize(t *testing.T, region map[string]any) doc {
+	t.Helper()
+	params := map[string]any{}
+	for k, v := range pseudo {
+		params[k] = v
+	}
+	for _, k := range regionParams {
+		params[k] = ""
+	}
+	for k, v := range region {
+		params[k] = v
+	}
+	conds, _ := d["Conditions"].(map[string]any)
+	memo := map[string]condResult{}
+	var cond func(name string) condResult
+	var eval func(v any) condResult
+	value := func(v any) (string, bool) {
+		switch x := resolve(v, params).(type) {
+		case string:
+			return x, true
+		}
+		return "", false
+	}
+	eval = func(v any) condResult {
+		m, _ := v.(map[string]any)
+		for fn, arg := range m {
+			args, _ := arg.([]any)
+			switch fn {
+			case "Condition":
+				return cond(arg.(string))
+			case "Fn::Equals":
+				a, okA := value(args[0])
+				b, okB := value(args[1])
+				if okA && okB {
+					return condResult{known: true, value: a == b}
+				}
+				return condResult{}
+			case "Fn::Not":
+				r := eval(args[0])
+				if r.known {
+					return condResult{known: true, value: !r.value}
+				}
+				return condResult{}
+			case "Fn::And", "Fn::Or":
+				decisive := fn == "Fn::Or" // the value that decides alone
+				var unknown []condResult
+				for _, a := range args {
+					r := eval(a)
+					if r.known && r.value == decisive {
+						return r
+					}
+					if !r.known {
+						unknown = append(unknown, r)
+					}
+				}
+				if len(unknown) == 0 {
+					return condResult{known: true, value: !decisive}
+				}
+				if len(unknown) == 1 {
+					return unknown[0]
+				}
+				return condResult{}
+			}
+		}
+		t.Fatalf("condition %v: unsupported", v)
+		return condResult{}
+	}
+	cond = func(name string) condResult {
+		if r, ok := memo[name]; ok {
+			return r
+		}
+		expr, ok := conds[name]
+		if !ok {
+			t.Fatalf("unknown condition %s", name)
+		}
+		r := eval(expr)
+		if !r.known && r.residual == "" {
+			r.residual = name
+		}
+		memo[name] = r
+		return r
+	}
+	noValue := func(v any) bool {
+		m, ok := v.(map[string]any)
+		return ok && len(m) == 1 && m["Ref"] == "AWS::NoValue"
+	}
+	var walk func(v any) any
+	walk = func(v any) any {
+		switch x := v.(type) {
+		case map[string]any:
+			if ifv, ok := x["Fn::If"].([]any); ok && len(x) == 1 {
+				r := cond(ifv[0].(string))
+				switch {
+				case !r.known:
+					return map[string]any{"Fn::If": []any{r.residual, walk(ifv[1]), walk(ifv[2])}}
+				case r.value:
+					return walk(ifv[1])
+				default:
+					return walk(ifv[2])
+				}
+			}
+			out := map[string]any{}
+			for k, e := range x {
+				if w := walk(e); !noValue(w) {
+					out[k] = w
+				}
+			}
+			return out
+		case []any:
+			out := []any{}
+			for _, e := range x {
+				if w := walk(e); !noValue(w) {
+					out = append(out, w)
+				}
+			}
+			return out
+		}
+		return v
+	}
+	out := doc{}
+	for k, v := range d {
+		out[k] = v
+	}
+	for _, section := range []string{"Resources", "Outputs"} {
+		items, _ := d[section].(map[string]any)
+		kept := map[string]any{}
+		for id, item := range items {
+			m := item.(map[string]any)
+			if c, ok := m["Condition"].(string); ok {
+				r := cond(c)
+				if r.known && !r.value {
+					continue
+				}
+				m = walk(m).(map[string]any)
+				if r.known {
+					delete(m, "Condition")
+				} else {
+					m["Condition"] = r.residual
+				}
+			} else {
+				m = walk(m).(map[string]any)
+			}
+			kept[id] = m
+		}
+		out[section] = kept
+	}
+	return out
+}
+
+// home is the single-region stack a default deploy makes.
+func (tr *transformed) home(t *testing.T) doc { return tr.Template.specialize(t, singleRegion) }

@@ -35,7 +35,8 @@ func TestMetricNamesPublished(t *testing.T) {
 	}
 
 	var used []string
-	for id, a := range resolvedAlarms(t, tr) {
+	// Every alarm any stack may have: a home's, a probe-only stack's.
+	for id, a := range resolvedAlarms(tr, tr.Template) {
 		p := a["Properties"].(map[string]any)
 		name, _ := p["MetricName"].(string)
 		nsv, _ := p["Namespace"].(string)

@@ -22,6 +22,8 @@ var (
 	queueArn    = map[string]any{"Fn::GetAtt": []any{"HealthCheckFailureQueue", "Arn"}}
 	smRef       = map[string]any{"Ref": "RecoveryStateMachine"}
 	healthArn   = map[string]any{"Fn::GetAtt": []any{"HealthCheckFunction", "Arn"}}
+	// selfArn is the HealthCheck's ARN as its own role names it.
+	selfArn = map[string]any{"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-healthcheck"}
 	// topicKey is the key of both topics: the one the stack creates, or
 	// the one TopicKmsKeyArn names.
 	topicKey = map[string]any{"Fn::If": []any{"CreateTopicKey",
@@ -53,6 +55,9 @@ type wantAlarm struct {
 	missing   string
 }
 
+// TestAlarms checks the alarms of a single-region stack (what a default
+// deploy makes); TestRegionStacks those of a multi-region home and of a
+// probe-only stack.
 func TestAlarms(t *testing.T) {
 	t.Parallel()
 	tr := transform(t)
@@ -69,11 +74,13 @@ func TestAlarms(t *testing.T) {
 		// One check lost or ignored, or a function nobody waits on failed.
 		{"StaleTicksAlarm", "", warn, "vigil/stale-ticks", "Vigil", "StaleTicks", nil, "Sum", 300, 1, ge, "notBreaching"},
 		{"AlertingFailedAlarm", "", warn, "vigil/alerting-failed", "Vigil", "AlertingFailed", nil, "Sum", 60, 1, ge, "notBreaching"},
+		// A slice of the integrations unchecked: shards that failed after a retry.
+		{"ShardsFailedAlarm", "", warn, "vigil/shards-failed", "Vigil", "ShardsFailed", nil, "Sum", 60, 1, ge, "notBreaching"},
 		{"FailedChecksAlarm", "", warn, "vigil/failed-checks", "AWS/SQS", "ApproximateNumberOfMessagesVisible", map[string]any{"QueueName": map[string]any{"Fn::GetAtt": []any{"HealthCheckFailureQueue", "QueueName"}}}, "Maximum", 300, 1, ge, "notBreaching"},
 		{"RecoveryFunctionAlarm", "CreateFunctionAlarms", warn, "vigil/recovery-errors", "AWS/Lambda", "Errors", fn("RecoveryFunction"), "Sum", 60, 1, ge, "notBreaching"},
 		{"StatusFunctionAlarm", "CreateFunctionAlarms", warn, "vigil/status-errors", "AWS/Lambda", "Errors", fn("StatusFunction"), "Sum", 60, 1, ge, "notBreaching"},
 	}
-	alarms := resolvedAlarms(t, tr)
+	alarms := resolvedAlarms(tr, tr.home(t))
 	if len(alarms) != len(want) {
 		t.Errorf("%d alarms, want %d (each costs at least $0.10 a month: add one to this table only on purpose)", len(alarms), len(want))
 	}
@@ -121,7 +128,7 @@ func TestAlarms(t *testing.T) {
 func TestSchedule(t *testing.T) {
 	t.Parallel()
 	tr := transform(t)
-	schedules := tr.Template.ofType("AWS::Scheduler::Schedule")
+	schedules := tr.home(t).ofType("AWS::Scheduler::Schedule")
 	if len(schedules) != 1 {
 		t.Fatalf("%d schedules, want 1", len(schedules))
 	}
@@ -159,7 +166,7 @@ func TestSchedule(t *testing.T) {
 		}
 		// The scheduler's role may invoke the function and write the queue,
 		// nothing else, and only the scheduler of this account assumes it.
-		role := tr.Template.resource(t, "HealthCheckFunctionTickRole", "AWS::IAM::Role")
+		role := tr.home(t).resource(t, "HealthCheckFunctionTickRole", "AWS::IAM::Role")
 		if !reflect.DeepEqual(target["RoleArn"], map[string]any{"Fn::GetAtt": []any{"HealthCheckFunctionTickRole", "Arn"}}) {
 			t.Errorf("schedule role %v", target["RoleArn"])
 		}
@@ -187,7 +194,7 @@ func TestSchedule(t *testing.T) {
 func TestEventInvokeConfig(t *testing.T) {
 	t.Parallel()
 	tr := transform(t)
-	p := tr.Template.resource(t, "HealthCheckFunctionEventInvokeConfig", "AWS::Lambda::EventInvokeConfig")["Properties"].(map[string]any)
+	p := tr.home(t).resource(t, "HealthCheckFunctionEventInvokeConfig", "AWS::Lambda::EventInvokeConfig")["Properties"].(map[string]any)
 	if num(p["MaximumRetryAttempts"]) != 0.0 || num(p["MaximumEventAgeInSeconds"]) != 60.0 {
 		t.Errorf("retries %v, max age %v: want 0 and 60", p["MaximumRetryAttempts"], p["MaximumEventAgeInSeconds"])
 	}
@@ -195,7 +202,7 @@ func TestEventInvokeConfig(t *testing.T) {
 	if !reflect.DeepEqual(dest, queueArn) {
 		t.Errorf("OnFailure destination %v", dest)
 	}
-	q := tr.Template.resource(t, "HealthCheckFailureQueue", "AWS::SQS::Queue")["Properties"].(map[string]any)
+	q := tr.home(t).resource(t, "HealthCheckFailureQueue", "AWS::SQS::Queue")["Properties"].(map[string]any)
 	if q["SqsManagedSseEnabled"] != true {
 		t.Errorf("failure queue not encrypted: %v", q)
 	}
@@ -215,7 +222,7 @@ func TestFunctionSettings(t *testing.T) {
 		{"RecoveryFunction", "vigil-recovery", 60, 256, false, "RecoveryLogGroup"},
 		{"StatusFunction", "vigil-status", 10, 128, false, "StatusLogGroup"},
 	} {
-		r := tr.Template.resource(t, tc.id, "AWS::Lambda::Function")
+		r := tr.home(t).resource(t, tc.id, "AWS::Lambda::Function")
 		if md, _ := r["Metadata"].(map[string]any); md["BuildMethod"] != "makefile" {
 			t.Errorf("%s: Metadata %v, want BuildMethod makefile", tc.id, md)
 		}
@@ -227,7 +234,7 @@ func TestFunctionSettings(t *testing.T) {
 		if lc["LogFormat"] != "JSON" || !reflect.DeepEqual(lc["LogGroup"], map[string]any{"Ref": tc.logGroupResource}) {
 			t.Errorf("%s: LoggingConfig %v", tc.id, lc)
 		}
-		lg := resolve(tr.Template.resource(t, tc.logGroupResource, "AWS::Logs::LogGroup")["Properties"], params).(map[string]any)
+		lg := resolve(tr.home(t).resource(t, tc.logGroupResource, "AWS::Logs::LogGroup")["Properties"], params).(map[string]any)
 		if lg["LogGroupName"] != "/aws/lambda/"+tc.name || num(lg["RetentionInDays"]) != 14.0 {
 			t.Errorf("%s: log group %v", tc.id, lg)
 		}
@@ -236,7 +243,7 @@ func TestFunctionSettings(t *testing.T) {
 			t.Errorf("%s: VIGIL_STATE_MACHINE_ARN present %v", tc.id, hasSM)
 		}
 	}
-	url := tr.Template.resource(t, "StatusFunctionUrl", "AWS::Lambda::Url")["Properties"].(map[string]any)
+	url := tr.home(t).resource(t, "StatusFunctionUrl", "AWS::Lambda::Url")["Properties"].(map[string]any)
 	if url["AuthType"] != "AWS_IAM" {
 		t.Errorf("status function URL auth %v", url["AuthType"])
 	}
@@ -317,9 +324,9 @@ func TestIAMLeastPrivilege(t *testing.T) {
 		{"StatusFunctionRole", []string{"dynamodb:GetItem", "dynamodb:Query"}, false, false, 0},
 	} {
 		t.Run(tc.role, func(t *testing.T) {
-			role := tr.Template.resource(t, tc.role, "AWS::IAM::Role")
+			role := tr.home(t).resource(t, tc.role, "AWS::IAM::Role")
 			var table []string
-			var started, described, published bool
+			var started, described, published, invokesItself bool
 			cloudwatch := map[string]bool{}
 			for _, st := range statements(role) {
 				for _, a := range st.actions {
@@ -387,6 +394,13 @@ func TestIAMLeastPrivilege(t *testing.T) {
 						if st.cond != "HasRecoveryTargets" {
 							t.Errorf("lambda:InvokeFunction not guarded by HasRecoveryTargets")
 						}
+					case a == "lambda:InvokeFunction" && tc.role == "HealthCheckFunctionRole":
+						// Its own shards: itself, by name (a GetAtt on the
+						// function from its own role would be circular).
+						invokesItself = true
+						if !reflect.DeepEqual(st.resources, []any{selfArn}) || st.cond != "" {
+							t.Errorf("%s on %v (policy condition %q), want exactly its own ARN %v", a, st.resources, st.cond, selfArn)
+						}
 					default:
 						t.Errorf("unexpected action %s on %v", a, st.resources)
 					}
@@ -402,6 +416,9 @@ func TestIAMLeastPrivilege(t *testing.T) {
 			if started != tc.startsRecovery || published != tc.publishes {
 				t.Errorf("StartExecution %v, Publish %v; want %v %v", started, published, tc.startsRecovery, tc.publishes)
 			}
+			if invokesItself != (tc.role == "HealthCheckFunctionRole") {
+				t.Errorf("invokes itself %v: only the HealthCheck fans out to its shards", invokesItself)
+			}
 			if len(cloudwatch) != tc.cloudwatch {
 				t.Errorf("CloudWatch actions %v, want %d of %v", slices.Sorted(maps.Keys(cloudwatch)), tc.cloudwatch, slices.Sorted(maps.Keys(healthCheckCloudWatch)))
 			}
@@ -416,7 +433,7 @@ func TestIAMLeastPrivilege(t *testing.T) {
 func TestStateMachineDefinition(t *testing.T) {
 	t.Parallel()
 	tr := transform(t)
-	p := tr.Template.resource(t, "RecoveryStateMachine", "AWS::StepFunctions::StateMachine")["Properties"].(map[string]any)
+	p := tr.home(t).resource(t, "RecoveryStateMachine", "AWS::StepFunctions::StateMachine")["Properties"].(map[string]any)
 	if p["StateMachineType"] != "STANDARD" {
 		t.Errorf("type %v", p["StateMachineType"])
 	}
@@ -430,7 +447,7 @@ func TestStateMachineDefinition(t *testing.T) {
 	}
 	// Exactly the function's ARN: SAM's LambdaInvokePolicy would grant
 	// function:<name>*, every function whose name starts the same.
-	role := tr.Template.resource(t, "RecoveryStateMachineRole", "AWS::IAM::Role")
+	role := tr.home(t).resource(t, "RecoveryStateMachineRole", "AWS::IAM::Role")
 	invokes := 0
 	for _, st := range statements(role) {
 		if slices.Contains(st.actions, "lambda:InvokeFunction") {
@@ -445,12 +462,11 @@ func TestStateMachineDefinition(t *testing.T) {
 	}
 }
 
-// resolvedAlarms returns every alarm of the template by logical id, with
-// parameters replaced by their defaults.
-func resolvedAlarms(t *testing.T, tr *transformed) map[string]map[string]any {
-	t.Helper()
+// resolvedAlarms returns every alarm of d (the template, or one stack of it)
+// by logical id, with parameters replaced by their defaults.
+func resolvedAlarms(tr *transformed, d doc) map[string]map[string]any {
 	out := map[string]map[string]any{}
-	for id, r := range tr.Template.ofType("AWS::CloudWatch::Alarm") {
+	for id, r := range d.ofType("AWS::CloudWatch::Alarm") {
 		out[id] = resolve(r, rootParams(tr)).(map[string]any)
 	}
 	return out
@@ -484,7 +500,7 @@ func num(v any) any {
 func TestOutputs(t *testing.T) {
 	t.Parallel()
 	tr := transform(t)
-	outputs, _ := tr.Template["Outputs"].(map[string]any)
+	outputs, _ := tr.home(t)["Outputs"].(map[string]any)
 	want := map[string]any{
 		"TableName":               map[string]any{"Ref": "VigilTable"},
 		"WarningTopicArn":         warningRef,
@@ -517,7 +533,7 @@ func TestEnvironmentIsReadable(t *testing.T) {
 	t.Parallel()
 	tr := transform(t)
 	functions := 0
-	for id, r := range tr.Template["Resources"].(map[string]any) {
+	for id, r := range tr.home(t)["Resources"].(map[string]any) {
 		res := r.(map[string]any)
 		if res["Type"] != "AWS::Lambda::Function" {
 			continue
@@ -526,7 +542,7 @@ func TestEnvironmentIsReadable(t *testing.T) {
 		props := res["Properties"].(map[string]any)
 		env := props["Environment"].(map[string]any)["Variables"].(map[string]any)
 		roleID := props["Role"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
-		sts := statements(tr.Template.resource(t, roleID, "AWS::IAM::Role"))
+		sts := statements(tr.home(t).resource(t, roleID, "AWS::IAM::Role"))
 		can := func(action string, resource any, cond string) bool {
 			for _, st := range sts {
 				if slices.Contains(st.actions, action) && slices.ContainsFunc(st.resources, func(r any) bool { return reflect.DeepEqual(r, resource) }) &&
@@ -591,7 +607,7 @@ func TestEnvironmentIsReadable(t *testing.T) {
 func TestTopicKeyMustBeAnARN(t *testing.T) {
 	t.Parallel()
 	tr := transform(t)
-	param := tr.Template["Parameters"].(map[string]any)["TopicKmsKeyArn"].(map[string]any)
+	param := tr.home(t)["Parameters"].(map[string]any)["TopicKmsKeyArn"].(map[string]any)
 	pattern, _ := param["AllowedPattern"].(string)
 	re, err := regexp.Compile(pattern)
 	if err != nil || pattern == "" {
@@ -618,23 +634,23 @@ func TestTopicKeyMustBeAnARN(t *testing.T) {
 func TestTopics(t *testing.T) {
 	t.Parallel()
 	tr := transform(t)
-	if n := len(tr.Template.ofType("AWS::SNS::Topic")); n != 2 {
+	if n := len(tr.home(t).ofType("AWS::SNS::Topic")); n != 2 {
 		t.Errorf("%d topics, want 2 (warning and critical)", n)
 	}
 	key := map[string]any{"Fn::If": []any{"EncryptTopic",
 		map[string]any{"Fn::If": []any{"CreateTopicKey", map[string]any{"Ref": "VigilTopicKey"}, map[string]any{"Ref": "TopicKmsKeyArn"}}},
 		map[string]any{"Ref": "AWS::NoValue"}}}
-	conditions := tr.Template["Conditions"].(map[string]any)
-	params := tr.Template["Parameters"].(map[string]any)
+	conditions := tr.home(t)["Conditions"].(map[string]any)
+	params := tr.home(t)["Parameters"].(map[string]any)
 	for _, tc := range []struct{ topic, subscription, condition, email string }{
 		{"WarningTopic", "WarningTopicEmailSubscription", "HasWarningEmail", "WarningEmail"},
 		{"CriticalTopic", "CriticalTopicEmailSubscription", "HasCriticalEmail", "CriticalEmail"},
 	} {
-		p := tr.Template.resource(t, tc.topic, "AWS::SNS::Topic")["Properties"].(map[string]any)
+		p := tr.home(t).resource(t, tc.topic, "AWS::SNS::Topic")["Properties"].(map[string]any)
 		if !reflect.DeepEqual(p["KmsMasterKeyId"], key) {
 			t.Errorf("%s: KmsMasterKeyId %v, want %v", tc.topic, p["KmsMasterKeyId"], key)
 		}
-		sub := tr.Template.resource(t, tc.subscription, "AWS::SNS::Subscription")
+		sub := tr.home(t).resource(t, tc.subscription, "AWS::SNS::Subscription")
 		sp := sub["Properties"].(map[string]any)
 		if sub["Condition"] != tc.condition || !reflect.DeepEqual(sp["TopicArn"], map[string]any{"Ref": tc.topic}) ||
 			sp["Protocol"] != "email" || !reflect.DeepEqual(sp["Endpoint"], map[string]any{"Ref": tc.email}) {
@@ -658,7 +674,7 @@ func TestTopics(t *testing.T) {
 
 // dependencies returns the logical ids of the resources r refers to: its
 // DependsOn, and every Ref, Fn::GetAtt and Fn::Sub variable naming a
-// resource.
+// resource in its Properties or its Metadata (CloudFormation orders both).
 func dependencies(d doc, r map[string]any) map[string]bool {
 	res := d.resources()
 	out := map[string]bool{}
@@ -708,6 +724,7 @@ func dependencies(d doc, r map[string]any) map[string]bool {
 		}
 	}
 	walk(r["Properties"])
+	walk(r["Metadata"])
 	return out
 }
 
@@ -740,7 +757,7 @@ func dependsOn(d doc, from, to string) bool {
 func TestAlertingCleanup(t *testing.T) {
 	t.Parallel()
 	tr := transform(t)
-	d := tr.Template
+	d := tr.home(t)
 	r := d.resource(t, "AlertingCleanup", "Custom::VigilAlerting")
 	p := r["Properties"].(map[string]any)
 	if !reflect.DeepEqual(p["ServiceToken"], healthArn) {
@@ -761,12 +778,13 @@ func TestAlertingCleanup(t *testing.T) {
 		t.Errorf("properties %v, want ServiceToken, ServiceTimeout and StackName", p)
 	}
 
-	// The schedule names it in DependsOn, as the template says why.
+	// The schedule names it, as the template says why: in its Metadata,
+	// because AlertingCleanup is a home stack's only and DependsOn cannot
+	// be conditional (TestRegionStacks checks the probe-only stack has
+	// neither).
 	schedule := d.resource(t, "HealthCheckFunctionTick", "AWS::Scheduler::Schedule")
-	if dep, _ := schedule["DependsOn"].(string); dep != "AlertingCleanup" {
-		if l, _ := schedule["DependsOn"].([]any); !slices.Contains(l, any("AlertingCleanup")) {
-			t.Errorf("schedule DependsOn %v, want AlertingCleanup", schedule["DependsOn"])
-		}
+	if md, _ := schedule["Metadata"].(map[string]any); !reflect.DeepEqual(md["DeletedBefore"], map[string]any{"Ref": "AlertingCleanup"}) {
+		t.Errorf("schedule Metadata %v, want DeletedBefore: !Ref AlertingCleanup", schedule["Metadata"])
 	}
 	// Deletion order, from the whole dependency graph: whatever invokes the
 	// HealthCheck on a timer goes first; the function and its role (whose
@@ -823,7 +841,7 @@ func iamMatch(pattern, arn string) bool {
 func TestAlertingScopes(t *testing.T) {
 	t.Parallel()
 	tr := transform(t)
-	role := tr.Template.resource(t, "HealthCheckFunctionRole", "AWS::IAM::Role")
+	role := tr.home(t).resource(t, "HealthCheckFunctionRole", "AWS::IAM::Role")
 	granted := map[string][]string{}
 	for _, st := range statements(role) {
 		for _, a := range st.actions {

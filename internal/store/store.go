@@ -5,10 +5,18 @@
 //
 // Item layout (other packages and the template rely on it):
 //
-//	state    pk="STATE"                 sk=<integration>                          kind="state"   schema=1
-//	history  pk="HISTORY#<integration>" sk=<UTC time, 9 fraction digits>#<nnn>   kind="history" expires_at=+30 days
-//	attempt  pk="INCIDENT#<incident>"   sk="ATTEMPT#<nnn>"                        kind="attempt" expires_at=+90 days
-//	applied  pk="ALERTING"              sk="applied"                              kind="applied" (applied.go)
+//	state       pk="STATE"                        sk=<integration>                       kind="state"       schema=1
+//	history     pk="HISTORY#<integration>"        sk=<UTC time, 9 fraction digits>#<nnn> kind="history"     expires_at=+30 days
+//	attempt     pk="INCIDENT#<incident>"          sk="ATTEMPT#<nnn>"                     kind="attempt"     expires_at=+90 days
+//	applied     pk="ALERTING"                     sk="applied"                           kind="applied"     (applied.go)
+//	observation pk="OBS#<tick RFC3339Nano>#<i/n>" sk=<region>                            kind="observation" schema=1 expires_at=tick+1h (observe.go)
+//	open        pk="OPEN#<i/n>"                   sk=<tick UTC, 9 fraction digits>       (no kind)          expires_at=tick+1h
+//	heartbeat   pk="SHARD"                        sk=<i/n>                               kind="shard"       expires_at=tick+7 days
+//	region      pk="REGION"                       sk=<region>                            kind="region"      version, conditional
+//
+// Observation results are gzip-compressed JSON in the binary attribute
+// "results"; times are UTC RFC 3339 strings, the heartbeat's tick fixed
+// width (9 fraction digits) so its conditional write compares in time order.
 //
 // A state item is a health.Record marshalled with its dynamodbav tags, plus
 // pk, sk, kind and schema. Writes are conditional on the record's version, so
