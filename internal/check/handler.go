@@ -23,7 +23,8 @@ import (
 // RecordStore persists integration records and the applied alerting plan
 // (implemented by *store.Store).
 type RecordStore interface {
-	UpdateManyApplied(ctx context.Context, names []string, limit int, fn func(name string, cur health.Record) (health.Record, bool, error)) ([]store.Updated, store.Applied, error)
+	ReadBatch(ctx context.Context, names []string) *store.Batch
+	UpdateBatch(ctx context.Context, b *store.Batch, limit int, fn func(name string, cur health.Record) (health.Record, bool, error)) ([]store.Updated, store.Applied, error)
 	ReadApplied(ctx context.Context) (store.Applied, error)
 	PutApplied(ctx context.Context, hash string, alarms int, at time.Time, prev store.Applied) (bool, error)
 	ClearApplied(ctx context.Context, at time.Time) error
@@ -273,6 +274,14 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Result, error) {
 		}
 	}
 
+	// A single region reads its records while its probes run: nothing
+	// waits for a read after them. (Regions write observations instead;
+	// the home reads when it decides.)
+	var prefetched chan *store.Batch
+	if h.Regions == nil {
+		prefetched = make(chan *store.Batch, 1)
+		go func(ctx context.Context) { prefetched <- h.Store.ReadBatch(ctx, integrationNames(integs)) }(ctx)
+	}
 	probeStart := h.now()
 	results, controls := h.probeAll(ctx, log, integs, doc.Controls)
 	im := health.Assess(integs, results, doc.Controls, controls)
@@ -299,7 +308,7 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Result, error) {
 			applied, readErr = h.Store.ReadApplied(ctx)
 		}
 	} else {
-		applied, readErr, err = h.judge(ctx, log, &out, judgement{tick: tick, integs: integs, results: results, im: im})
+		applied, readErr, err = h.judge(ctx, log, &out, judgement{tick: tick, integs: integs, results: results, im: im, batch: <-prefetched})
 	}
 	if ev.Shard != nil && err == nil && readErr == nil {
 		if _, serr := h.Shards.PutShardTick(ctx, h.heartbeatKey(key), tick, h.now()); serr != nil {
@@ -330,6 +339,16 @@ type judgement struct {
 	late bool
 	// extra datums are published with the check's.
 	extra []metrics.Datum
+	// batch holds the records read while probing; nil: read them now.
+	batch *store.Batch
+}
+
+func integrationNames(integs []config.Integration) []string {
+	names := make([]string, len(integs))
+	for i, integ := range integs {
+		names[i] = integ.Name
+	}
+	return names
 }
 
 // judge evaluates and persists a tick's results, then settles each
@@ -409,18 +428,21 @@ func (h *Handler) probeAll(ctx context.Context, log *slog.Logger, integs []confi
 // for all of them (and the applied alerting plan), then one conditional
 // write each (SPEC §4, §9).
 func (h *Handler) persist(ctx context.Context, j judgement) ([]store.Updated, []health.Decision, store.Applied, error) {
-	names := make([]string, len(j.integs))
 	index := make(map[string]int, len(j.integs))
 	checks := make([]health.Check, len(j.integs))
 	for i, integ := range j.integs {
-		names[i], index[integ.Name] = integ.Name, i
+		index[integ.Name] = i
 		checks[i] = health.Check{Integration: integ, Tick: j.tick, Results: j.results[i], Duration: slowest(j.results[i]), Impairment: j.im}
 		if j.views != nil {
 			checks[i].Regions = j.views[i]
 		}
 	}
 	decisions := make([]health.Decision, len(j.integs))
-	written, applied, err := h.Store.UpdateManyApplied(ctx, names, h.writeConcurrency(), func(name string, cur health.Record) (health.Record, bool, error) {
+	batch := j.batch
+	if batch == nil {
+		batch = h.Store.ReadBatch(ctx, integrationNames(j.integs))
+	}
+	written, applied, err := h.Store.UpdateBatch(ctx, batch, h.writeConcurrency(), func(name string, cur health.Record) (health.Record, bool, error) {
 		i := index[name] // fn runs for one name at a time, so decisions[i] has one writer
 		if j.late && !cur.LastTick.IsZero() && !cur.LastTick.Before(j.tick) {
 			// A later tick was decided first: this one is overtaken, not

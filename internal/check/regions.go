@@ -148,12 +148,8 @@ func (h *Handler) decideTick(ctx context.Context, log *slog.Logger, doc *config.
 		return out, h.Shards.CloseTick(ctx, tick, key.String())
 	}
 	d := quorum.Merge(integs, reports, doc.Quorum)
-	names := make([]string, len(integs))
-	for i, integ := range integs {
-		names[i] = integ.Name
-	}
 	j := judgement{tick: tick, integs: integs, results: d.Results, views: d.Views, late: late,
-		extra: metrics.ForRegions(tick, len(d.Impaired), missing(h.Regions.All, d.Regions), names, d.Views)}
+		extra: metrics.ForRegions(tick, len(d.Impaired), missing(h.Regions.All, d.Regions), integrationNames(integs), d.Views)}
 	_, readErr, err := h.judge(ctx, log, &out, j)
 	out.RegionsImpaired = d.Impaired
 	h.regionStatus(ctx, log, d, tick)

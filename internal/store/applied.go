@@ -69,7 +69,7 @@ func numberAttr(item map[string]types.AttributeValue, name string) string {
 }
 
 // ReadApplied reads the applied plan with a strongly consistent GetItem. The
-// check reads it in its batched read instead (UpdateManyApplied).
+// check reads it in its batched read instead (ReadBatch).
 func (s *Store) ReadApplied(ctx context.Context) (Applied, error) {
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: appliedKey(), ConsistentRead: aws.Bool(true)})
 	if err != nil {

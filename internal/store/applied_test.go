@@ -25,9 +25,9 @@ func TestAppliedPlan(t *testing.T) {
 		t.Helper()
 		c.batchGets.Store(0)
 		c.gets.Store(0)
-		res, applied, err := s.UpdateManyApplied(ctx, names, 2, func(_ string, cur health.Record) (health.Record, bool, error) { return bump(cur) })
+		res, applied, err := s.UpdateBatch(ctx, s.ReadBatch(ctx, names), 2, func(_ string, cur health.Record) (health.Record, bool, error) { return bump(cur) })
 		if err != nil || c.batchGets.Load() != 1 || c.gets.Load() != 0 {
-			t.Fatalf("UpdateManyApplied: %v, %d BatchGetItem, %d GetItem; want one batch", err, c.batchGets.Load(), c.gets.Load())
+			t.Fatalf("UpdateBatch: %v, %d BatchGetItem, %d GetItem; want one batch", err, c.batchGets.Load(), c.gets.Load())
 		}
 		for i, r := range res {
 			if r.Err != nil || r.Record.Integration != names[i] {
@@ -87,5 +87,33 @@ func TestAppliedPlan(t *testing.T) {
 	}
 	if got, _ := s.ReadApplied(context.Background()); got.Hash != "h3" || got.Rev != 1 {
 		t.Fatalf("after overwrite: %+v", got)
+	}
+}
+
+// A batch read before its update (the check reads while it probes) goes
+// stale when another writer updates a record meanwhile: the update is
+// re-applied to that writer's version, not lost or written over it.
+func TestStaleBatchReapplies(t *testing.T) {
+	client, table := newTable(t)
+	ctx := t.Context()
+	s := New(client, table)
+	names := []string{"a", "b"}
+	if res := s.UpdateMany(ctx, names, 2, func(_ string, cur health.Record) (health.Record, bool, error) { return bump(cur) }); res[0].Err != nil || res[1].Err != nil {
+		t.Fatalf("seed: %+v", res)
+	}
+	b := s.ReadBatch(ctx, names)
+	if _, err := s.Update(ctx, "a", bump); err != nil { // the rival, after the read
+		t.Fatal(err)
+	}
+	res, _, err := s.UpdateBatch(ctx, b, 2, func(_ string, cur health.Record) (health.Record, bool, error) { return bump(cur) })
+	if err != nil || res[0].Err != nil || res[1].Err != nil {
+		t.Fatalf("UpdateBatch: %v, %+v", err, res)
+	}
+	a, err := s.Get(ctx, "a")
+	if err != nil || a.Version != 3 || a.HealthChecksPerformed != 3 {
+		t.Fatalf("a: version %d, checks %d (%v); want both updates counted", a.Version, a.HealthChecksPerformed, err)
+	}
+	if res[1].Record.Version != 2 {
+		t.Fatalf("b: version %d, want 2", res[1].Record.Version)
 	}
 }

@@ -36,37 +36,62 @@ func (s *Store) UpdateMany(ctx context.Context, names []string, limit int, fn fu
 	return out
 }
 
-// UpdateManyApplied is UpdateMany that also reads the applied alerting plan
-// in the same batched read, so the check learns whether its plan is applied
-// without a request of its own. err is the batch read's error (also in
-// every entry); then Applied is unknown.
-func (s *Store) UpdateManyApplied(ctx context.Context, names []string, limit int, fn func(name string, cur health.Record) (health.Record, bool, error)) ([]Updated, Applied, error) {
-	return s.updateMany(ctx, names, limit, fn, true)
+func (s *Store) updateMany(ctx context.Context, names []string, limit int, fn func(name string, cur health.Record) (health.Record, bool, error), withApplied bool) ([]Updated, Applied, error) {
+	b := s.readBatch(ctx, names, withApplied)
+	return s.UpdateBatch(ctx, b, limit, fn)
 }
 
-func (s *Store) updateMany(ctx context.Context, names []string, limit int, fn func(name string, cur health.Record) (health.Record, bool, error), withApplied bool) ([]Updated, Applied, error) {
-	out := make([]Updated, len(names))
-	items, applied, err := s.getMany(ctx, names, withApplied)
-	if err != nil {
+// Batch is the items of integrations read in one batched read, to be
+// updated later (UpdateBatch): the check reads its records while its probes
+// run, so no read waits after them.
+type Batch struct {
+	names   []string
+	items   map[string]map[string]types.AttributeValue
+	applied map[string]types.AttributeValue
+	err     error
+}
+
+// ReadBatch reads the records of names and, in the same batched read, the
+// applied alerting plan, so the check learns whether its plan is applied
+// without a request of its own. A failed read is kept in the Batch and
+// reported by UpdateBatch.
+func (s *Store) ReadBatch(ctx context.Context, names []string) *Batch {
+	return s.readBatch(ctx, names, true)
+}
+
+func (s *Store) readBatch(ctx context.Context, names []string, withApplied bool) *Batch {
+	b := &Batch{names: names}
+	b.items, b.applied, b.err = s.getMany(ctx, names, withApplied)
+	return b
+}
+
+// UpdateBatch is UpdateMany from a batch read earlier, and returns the
+// applied plan read with it (err is the read's error, also in every entry;
+// then Applied is unknown). The writes
+// stay conditional on the versions read, so a record another writer changed
+// since is re-applied from what that write's refusal returns, as Update does.
+func (s *Store) UpdateBatch(ctx context.Context, b *Batch, limit int, fn func(name string, cur health.Record) (health.Record, bool, error)) ([]Updated, Applied, error) {
+	out := make([]Updated, len(b.names))
+	if b.err != nil {
 		for i := range out {
-			out[i].Err = err
+			out[i].Err = b.err
 		}
-		return out, Applied{}, err
+		return out, Applied{}, b.err
 	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, max(1, limit))
-	for i, name := range names {
+	for i, name := range b.names {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			out[i].Record, out[i].Err = s.apply(ctx, name, items[name], func(cur health.Record) (health.Record, bool, error) {
+			out[i].Record, out[i].Err = s.apply(ctx, name, b.items[name], func(cur health.Record) (health.Record, bool, error) {
 				return fn(name, cur)
 			})
 		}()
 	}
 	wg.Wait()
-	return out, decodeApplied(applied), nil
+	return out, decodeApplied(b.applied), nil
 }
 
 // getMany reads the state items of names (an absent item is absent from the
