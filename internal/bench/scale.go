@@ -1,9 +1,7 @@
 package bench
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -246,19 +244,11 @@ func (r *ScaleResult) run(ctx context.Context, dir, targetsURL string, progress 
 	base := time.Now().UTC().Truncate(time.Minute)
 	for k := 1; k <= scaleTicks; k++ {
 		progress("scale: tick %d of %d", k, scaleTicks)
-		ev, _ := json.Marshal(check.Event{ScheduledTime: base.Add(time.Duration(k) * time.Minute).Format(time.RFC3339)})
 		t0 := time.Now()
-		payload, err := s.InvokeHealthCheck(ctx, "", ev)
+		tr, err := s.TickIn(ctx, "", base.Add(time.Duration(k)*time.Minute))
 		wall := time.Since(t0)
 		if err != nil {
 			return fmt.Errorf("tick %d: %w", k, err)
-		}
-		if bytes.Contains(payload, []byte(`"errorType"`)) {
-			return fmt.Errorf("tick %d: %w: %.2000s", k, localrun.ErrFunctionFailed, payload)
-		}
-		var tr check.Result
-		if err := json.Unmarshal(payload, &tr); err != nil {
-			return fmt.Errorf("tick %d: decode result: %w", k, err)
 		}
 		if err := scaleProblems(tr, r.Shards); err != nil {
 			return fmt.Errorf("tick %d: %w", k, err)

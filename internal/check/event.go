@@ -65,9 +65,6 @@ func (r ShardRef) Key() shard.Key { return shard.Key{Index: r.Index, Count: r.Co
 type DecideRequest struct {
 	Tick  string   `json:"tick"`
 	Shard ShardRef `json:"shard"`
-	// Late: the tick is decided after a later report found it still open,
-	// with the regions that did report.
-	Late bool `json:"late,omitempty"`
 }
 
 // maxShardBudget bounds a shard's budget: Lambda's longest timeout.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -113,7 +114,7 @@ func (h *Handler) fanOut(ctx context.Context, log *slog.Logger, tick time.Time, 
 			out.RegionsImpaired[r] = why
 		}
 	}
-	out.Decided, out.WaitingFor = sortedKeys(decided), sortedKeys(waiting)
+	out.Decided, out.WaitingFor = slices.Sorted(maps.Keys(decided)), slices.Sorted(maps.Keys(waiting))
 	out.ShardsFailed = len(failed)
 	if len(failed) == 0 {
 		return out, applied, readErr, nil
@@ -158,13 +159,4 @@ func (h *Handler) invokeShard(ctx context.Context, log *slog.Logger, tick time.T
 	sr.DurationMs, sr.ProbeMs, sr.SlowestProbeMs = res.DurationMs, res.ProbeMs, res.SlowestProbeMs
 	sr.AWSRequests = res.AWSRequests
 	return sr
-}
-
-func sortedKeys(m map[string]bool) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }

@@ -334,9 +334,10 @@ type judgement struct {
 	im      health.Impairment
 	// views is what each region saw, when several probe.
 	views [][]health.RegionView
-	// late: the tick is decided after its region reports were due; a
-	// record already past it keeps its state and counts no stale tick.
-	late bool
+	// fromReports: the tick is decided from regions' reports, which may
+	// complete or re-open a tick after a later one was decided; a record
+	// already past it keeps its state and counts no stale tick.
+	fromReports bool
 	// extra datums are published with the check's.
 	extra []metrics.Datum
 	// batch holds the records read while probing; nil: read them now.
@@ -444,7 +445,7 @@ func (h *Handler) persist(ctx context.Context, j judgement) ([]store.Updated, []
 	}
 	written, applied, err := h.Store.UpdateBatch(ctx, batch, h.writeConcurrency(), func(name string, cur health.Record) (health.Record, bool, error) {
 		i := index[name] // fn runs for one name at a time, so decisions[i] has one writer
-		if j.late && !cur.LastTick.IsZero() && !cur.LastTick.Before(j.tick) {
+		if j.fromReports && !cur.LastTick.IsZero() && !cur.LastTick.Before(j.tick) {
 			// A later tick was decided first: this one is overtaken, not
 			// a delivery out of order.
 			decisions[i] = health.Decision{Outcome: health.Duplicate}

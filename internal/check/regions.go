@@ -89,10 +89,10 @@ func (h *Handler) requestDecision(ctx context.Context, log *slog.Logger, out *Re
 	if h.decidesHere() {
 		var doc *config.Document
 		if doc, err = h.Config(ctx); err == nil {
-			res, err = h.decideTick(ctx, log, doc, tick, key, late)
+			res, err = h.decideTick(ctx, log, doc, tick, key)
 		}
 	} else {
-		ev := Event{Decide: &DecideRequest{Tick: tick.Format(time.RFC3339Nano), Shard: ShardRef{Index: key.Index, Count: key.Count}, Late: late}}
+		ev := Event{Decide: &DecideRequest{Tick: tick.Format(time.RFC3339Nano), Shard: ShardRef{Index: key.Index, Count: key.Count}}}
 		err = h.Regions.Invoker.Call(ctx, h.Regions.HomeFunction, ev, &res)
 	}
 	if err != nil {
@@ -128,15 +128,16 @@ func (h *Handler) handleDecide(ctx context.Context, log *slog.Logger, ev Event, 
 	}
 	ctx, cancel := withMargin(ctx, h.reserve()/5)
 	defer cancel()
-	return h.decideTick(ctx, log.With("tick", tick.Format(time.RFC3339), "shard", key.String()), doc, tick, key, ev.Decide.Late)
+	return h.decideTick(ctx, log.With("tick", tick.Format(time.RFC3339), "shard", key.String()), doc, tick, key)
 }
 
 // decideTick merges the regions' observations of (tick, shard) under the
 // document's quorum and judges the result as one check; the records'
-// conditional writes make a second decision of the same tick a duplicate.
-// The tick is closed once decided — or when nothing readable is left to
+// conditional writes make a second decision of the same tick a duplicate,
+// and a decision of a tick a record is already past a no-op (reports arrive
+// out of order; that is no stale tick). The tick is closed once decided — or when nothing readable is left to
 // decide it from, so no tick waits forever.
-func (h *Handler) decideTick(ctx context.Context, log *slog.Logger, doc *config.Document, tick time.Time, key shard.Key, late bool) (Result, error) {
+func (h *Handler) decideTick(ctx context.Context, log *slog.Logger, doc *config.Document, tick time.Time, key shard.Key) (Result, error) {
 	out := Result{Tick: tick, Shard: key.String(), Region: h.Regions.Region}
 	obs, oerr := h.Shards.Observations(ctx, tick, key.String())
 	if oerr != nil {
@@ -148,7 +149,7 @@ func (h *Handler) decideTick(ctx context.Context, log *slog.Logger, doc *config.
 		return out, h.Shards.CloseTick(ctx, tick, key.String())
 	}
 	d := quorum.Merge(integs, reports, doc.Quorum)
-	j := judgement{tick: tick, integs: integs, results: d.Results, views: d.Views, late: late,
+	j := judgement{tick: tick, integs: integs, results: d.Results, views: d.Views, fromReports: true,
 		extra: metrics.ForRegions(tick, len(d.Impaired), missing(h.Regions.All, d.Regions), integrationNames(integs), d.Views)}
 	_, readErr, err := h.judge(ctx, log, &out, j)
 	out.RegionsImpaired = d.Impaired

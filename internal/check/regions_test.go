@@ -252,3 +252,30 @@ func TestShardedRegionsEachReport(t *testing.T) {
 		t.Fatalf("record: tick %v, regions %+v", rec.LastTick, rec.Regions)
 	}
 }
+
+// A region's report that arrives after a later tick was decided completes
+// (or re-opens) its tick; deciding it then changes nothing and counts no
+// stale tick: a late view never overwrites a later decision.
+func TestOvertakenTickDropped(t *testing.T) {
+	f := newRegionsFixture(t, "overtaken")
+	f.report(1, threeRegions...)
+	f.report(2, "r1", "r3")       // r2 late: tick 2 waits
+	f.report(3, "r1", "r3", "r2") // tick 2 decided late, then tick 3
+	before := f.record(f.name)
+	f.clock.Set(f.minute(3).Add(30 * time.Second))
+	r, err := f.regions["r2"].Handle(context.Background(), Event{ScheduledTime: f.label(2)})
+	if err != nil {
+		t.Fatal(err) // r2's report of tick 2, after tick 3 was decided
+	}
+	if !slices.Equal(r.Decided, []string{f.label(2)}) {
+		t.Fatalf("r2's late report decided %v, want tick 2 (its set is complete now)", r.Decided)
+	}
+	after := f.record(f.name)
+	if after.StaleTicks != 0 || after.Version != before.Version || !after.LastTick.Equal(f.minute(3)) {
+		t.Fatalf("stale %d, version %d → %d, last tick %v: the overtaken tick was applied", after.StaleTicks, before.Version, after.Version, after.LastTick)
+	}
+	rs := f.report(4, threeRegions...)
+	if !slices.Equal(rs[2].Decided, []string{f.label(4)}) || !f.record(f.name).LastTick.Equal(f.minute(4)) {
+		t.Fatalf("tick 4: decided %v", rs[2].Decided)
+	}
+}

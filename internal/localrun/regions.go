@@ -2,9 +2,9 @@ package localrun
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
@@ -473,20 +473,12 @@ func (p *regionsPlay) tick(order []string) (check.Result, error) {
 	p.n++
 	n, t := p.n, p.at(p.n)
 	fmt.Fprintf(p.w, "tick %-2d %s\n", n, t.Format("15:04Z"))
-	ev, _ := json.Marshal(check.Event{ScheduledTime: t.Format(time.RFC3339)})
 	var r check.Result
 	for i, region := range order {
 		began := time.Now()
-		payload, err := p.s.InvokeHealthCheck(p.ctx, region, ev)
-		if err != nil {
+		var err error
+		if r, err = p.s.TickIn(p.ctx, region, t); err != nil {
 			return r, p.errorf("tick %d in %s: %v", n, region, err)
-		}
-		if strings.Contains(string(payload), `"errorType"`) {
-			return r, p.errorf("tick %d in %s: %v: %s", n, region, ErrFunctionFailed, abbreviate(string(payload)))
-		}
-		r = check.Result{}
-		if err := json.Unmarshal(payload, &r); err != nil {
-			return r, p.errorf("tick %d in %s: decode result: %v", n, region, err)
 		}
 		if err := p.checkShards(n, region, r); err != nil {
 			return r, err
@@ -525,7 +517,7 @@ func (p *regionsPlay) checkShards(n int, region string, r check.Result) error {
 	for _, sr := range r.Shards {
 		switch {
 		case sr.Error != "":
-			bad = append(bad, fmt.Sprintf("%d/%d failed: %s", sr.Index, sr.Count, shorten(sr.Error, 120)))
+			bad = append(bad, fmt.Sprintf("%d/%d failed: %s", sr.Index, sr.Count, abbreviateTo(sr.Error, 120)))
 		case sr.Duplicate:
 			bad = append(bad, fmt.Sprintf("%d/%d skipped as already done this tick", sr.Index, sr.Count))
 		}
@@ -543,7 +535,7 @@ func (p *regionsPlay) account(region string, n int, r check.Result) (string, err
 	var parts []string
 	if r.CheckerImpaired != "" {
 		cause, _, _ := strings.Cut(r.CheckerImpaired, " (first")
-		parts = append(parts, "own checks find it impaired: "+shorten(cause, 80))
+		parts = append(parts, "own checks find it impaired: "+abbreviateTo(cause, 80))
 	}
 	onTime := false
 	for _, label := range r.Decided {
@@ -586,7 +578,7 @@ func (p *regionsPlay) account(region string, n int, r check.Result) (string, err
 				parts = append(parts, fmt.Sprintf("%s: recovery due, StartExecution %s (started: %v)", ir.Name, ir.RecoveryExecution, ir.RecoveryStarted))
 			}
 		}
-		aside := sortedRegions(r.RegionsImpaired)
+		aside := slices.Sorted(maps.Keys(r.RegionsImpaired))
 		for _, other := range aside {
 			p.setAside[other] = append(p.setAside[other], n)
 		}
@@ -671,7 +663,7 @@ func (p *regionsPlay) expectNotified(kind, region string) error {
 		}
 		return p.errorf("region notifications %v, want one %s for %s", kinds, kind, region)
 	}
-	fmt.Fprintf(p.w, "        notified once: %s (%s, topic %s): %s\n", kind, got[0].Severity, got[0].Topic, shorten(got[0].Cause, 110))
+	fmt.Fprintf(p.w, "        notified once: %s (%s, topic %s): %s\n", kind, got[0].Severity, got[0].Topic, abbreviateTo(got[0].Cause, 110))
 	return nil
 }
 
@@ -694,7 +686,7 @@ func (p *regionsPlay) summary() error {
 		}
 	}
 	var aside []string
-	for _, r := range sortedRegions(p.setAside) {
+	for _, r := range slices.Sorted(maps.Keys(p.setAside)) {
 		ticks := make([]string, len(p.setAside[r]))
 		for i, n := range p.setAside[r] {
 			ticks[i] = strconv.Itoa(n)
@@ -734,22 +726,6 @@ func states(irs []check.IntegrationResult) string {
 func rotate(regions []string, k int) []string {
 	k %= len(regions)
 	return append(slices.Clone(regions[k:]), regions[:k]...)
-}
-
-func sortedRegions[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}
-
-func shorten(s string, n int) string {
-	if r := []rune(s); len(r) > n {
-		return string(r[:n]) + "…"
-	}
-	return s
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

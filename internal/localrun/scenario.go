@@ -36,12 +36,9 @@ func (s *Stack) Tick(ctx context.Context, t time.Time, integrations ...string) (
 	if err != nil {
 		return check.Result{}, err
 	}
-	if bytes.Contains(payload, []byte(`"errorType"`)) {
-		return check.Result{}, fmt.Errorf("%w: %s", ErrFunctionFailed, payload)
-	}
-	var r check.Result
-	if err := json.Unmarshal(payload, &r); err != nil {
-		return r, fmt.Errorf("localrun: decode healthcheck result: %w: %s", err, payload)
+	r, err := decodeResult(payload)
+	if err != nil {
+		return r, err
 	}
 	// The check's metrics reach the emulator through its log output, a
 	// moment after the invocation returns: wait for them, so what the
@@ -50,6 +47,31 @@ func (s *Stack) Tick(ctx context.Context, t time.Time, integrations ...string) (
 	defer cancel()
 	if err := s.metrics.waitDocuments(wctx, before+r.MetricDocuments); err != nil {
 		return r, err
+	}
+	return r, nil
+}
+
+// TickIn invokes region's HealthCheck ("" for the home) through the Lambda
+// gateway, as that region's scheduler would for the scheduled time t, and
+// decodes its result. It does not wait for the check's metrics.
+func (s *Stack) TickIn(ctx context.Context, region string, t time.Time) (check.Result, error) {
+	ev, _ := json.Marshal(check.Event{ScheduledTime: t.UTC().Format(time.RFC3339)})
+	payload, err := s.InvokeHealthCheck(ctx, region, ev)
+	if err != nil {
+		return check.Result{}, err
+	}
+	return decodeResult(payload)
+}
+
+// decodeResult reads a HealthCheck answer: a check.Result, or the runtime's
+// error document as ErrFunctionFailed.
+func decodeResult(payload []byte) (check.Result, error) {
+	var r check.Result
+	if bytes.Contains(payload, []byte(`"errorType"`)) {
+		return r, fmt.Errorf("%w: %s", ErrFunctionFailed, abbreviateTo(string(payload), 2000))
+	}
+	if err := json.Unmarshal(payload, &r); err != nil {
+		return r, fmt.Errorf("localrun: decode healthcheck result: %w: %s", err, abbreviate(string(payload)))
 	}
 	return r, nil
 }
@@ -423,9 +445,12 @@ func attemptSummary(output string) string {
 	return fmt.Sprintf("attempt %d: %s; re-probe unhealthy: %s", out.Attempt, action, strings.Join(out.Result.Report.ProbeErrors, "; "))
 }
 
-func abbreviate(s string) string {
-	if len(s) > 160 {
-		return s[:160] + "…"
+func abbreviate(s string) string { return abbreviateTo(s, 160) }
+
+// abbreviateTo cuts s to n characters (runes, so no character is split).
+func abbreviateTo(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
 	}
 	return s
 }

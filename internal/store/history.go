@@ -157,13 +157,5 @@ func (s *Store) PutAttempt(ctx context.Context, a Attempt) (created bool, err er
 		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
 		ExpressionAttributeNames: map[string]string{"#pk": attrPK},
 	})
-	var ccf *types.ConditionalCheckFailedException
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.As(err, &ccf):
-		return false, nil
-	default:
-		return false, fmt.Errorf("store: put attempt %s #%d: %w", a.IncidentID, a.Attempt, err)
-	}
+	return written(err, fmt.Sprintf("put attempt %s #%d", a.IncidentID, a.Attempt))
 }

@@ -414,7 +414,8 @@ func (s *Store) SetRegionStatus(ctx context.Context, st RegionStatus, prevVersio
 }
 
 // partition reads every item of pk, strongly consistently, in sort-key
-// order; more than limit items is an error, as none of these grows so large.
+// order; more than limit items (when limit > 0) is an error, for the
+// partitions that never grow so large.
 func (s *Store) partition(ctx context.Context, pk string, limit int) ([]map[string]types.AttributeValue, error) {
 	p := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
@@ -429,7 +430,7 @@ func (s *Store) partition(ctx context.Context, pk string, limit int) ([]map[stri
 		if err != nil {
 			return nil, err
 		}
-		if items = append(items, page.Items...); len(items) > limit {
+		if items = append(items, page.Items...); limit > 0 && len(items) > limit {
 			return nil, fmt.Errorf("over %d items", limit)
 		}
 	}

@@ -233,33 +233,22 @@ func (s *Store) Get(ctx context.Context, integration string) (health.Record, err
 // item (each a *MalformedError, see MalformedItems), so a report can show
 // what it has and flag the rest. Any other error returns no records.
 func (s *Store) List(ctx context.Context) ([]health.Record, error) {
-	p := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
-		TableName:                aws.String(s.table),
-		KeyConditionExpression:   aws.String("#pk = :pk"),
-		ExpressionAttributeNames: map[string]string{"#pk": attrPK},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": &types.AttributeValueMemberS{Value: statePK},
-		},
-		ConsistentRead: aws.Bool(true),
-	})
+	items, err := s.partition(ctx, statePK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("store: list: %w", err)
+	}
 	var recs []health.Record
 	var bad []error
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+	// Items arrive in sort-key order, which is UTF-8 byte order, which is
+	// Go's string order: the result is sorted by name without a sort.
+	for _, item := range items {
+		name := stringAttr(item, attrSK)
+		r, err := decodeState(name, item)
 		if err != nil {
-			return nil, fmt.Errorf("store: list: %w", err)
+			bad = append(bad, fmt.Errorf("%s: %w", name, err))
+			continue
 		}
-		// Pages arrive in sort-key order, which is UTF-8 byte order, which is
-		// Go's string order: the result is sorted by name without a sort.
-		for _, item := range page.Items {
-			name := stringAttr(item, attrSK)
-			r, err := decodeState(name, item)
-			if err != nil {
-				bad = append(bad, fmt.Errorf("%s: %w", name, err))
-				continue
-			}
-			recs = append(recs, r)
-		}
+		recs = append(recs, r)
 	}
 	if len(bad) > 0 {
 		return recs, fmt.Errorf("store: list: %w", errors.Join(bad...))
