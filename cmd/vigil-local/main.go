@@ -6,6 +6,7 @@
 //	vigil-local status                   the health report of the last run (make status)
 //	vigil-local invoke FUNCTION EVENT    one function, one event file (make invoke)
 //	vigil-local alarms [-live] [FILE]    the alarms and dashboard a document makes (make alarms)
+//	vigil-local compile [-o OUT] [FILE]  the document validated and compiled to the JSON the functions load (sam build)
 //	vigil-local setup [-endpoint URL]    on a moto you started, what events/env.json names (sam local invoke)
 //	vigil-local bridge [-addr ADDR]      the demo bridge alone, until interrupted (sam local invoke)
 package main
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string) error {
 	switch args[0] {
 	case "alarms":
 		return alarms(ctx, args[1:])
+	case "compile":
+		return compile(args[1:])
 	case "setup":
 		return setup(ctx, args[1:])
 	case "bridge":
@@ -142,7 +145,7 @@ func run(ctx context.Context, args []string) error {
 		fmt.Println(string(out))
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (want run, status, invoke, alarms, setup or bridge)", args[0])
+	return fmt.Errorf("unknown command %q (want run, status, invoke, alarms, compile, setup or bridge)", args[0])
 }
 
 // setup makes, on an emulator the user started, the resources
@@ -163,6 +166,44 @@ func setup(ctx context.Context, args []string) error {
 	fmt.Printf("  table             %s\n  warning topic     %s\n  critical topic    %s\n  recovery machine  %s\n  config parameter  %s (the document, its bridge at %s)\n",
 		r.Table, r.WarningTopicARN, r.CriticalTopicARN, r.StateMachineARN, localrun.ConfigParameter, *bridgeAddr)
 	return nil
+}
+
+// compile validates a document and writes it compiled (config.Compile):
+// what `sam build` bundles beside each bootstrap. A refused document
+// writes nothing and lists every problem.
+func compile(args []string) error {
+	fs := flag.NewFlagSet("compile", flag.ContinueOnError)
+	out := fs.String("o", "-", "where to write the compiled document (- for standard output)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	_, doc, err := loadDocument(fs)
+	if err != nil {
+		return err
+	}
+	compiled, err := config.Compile(doc)
+	if err != nil {
+		return err
+	}
+	if *out == "-" {
+		_, err = os.Stdout.Write(compiled)
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(*out, compiled, 0o644)
+}
+
+// loadDocument loads the document named by the subcommand's argument, the
+// sample when there is none.
+func loadDocument(fs *flag.FlagSet) (string, *config.Document, error) {
+	file := "config/vigil.yaml"
+	if fs.NArg() > 0 {
+		file = fs.Arg(0)
+	}
+	doc, err := config.LoadFile(file)
+	return file, doc, err
 }
 
 // bridge serves the demo bridge until interrupted.
@@ -190,11 +231,7 @@ func alarms(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	file := "config/vigil.yaml"
-	if fs.NArg() > 0 {
-		file = fs.Arg(0)
-	}
-	doc, err := config.LoadFile(file)
+	file, doc, err := loadDocument(fs)
 	if err != nil {
 		return err
 	}

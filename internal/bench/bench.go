@@ -310,9 +310,9 @@ func runStack(ctx context.Context, dir, targetsURL string, n int, shapes []Shape
 	bootstrap := filepath.Join(dir, "healthcheck", "bootstrap")
 	// The cold start is measured on a document of exactly n components (the
 	// stack's holds both shapes, 2n).
-	initCfg := filepath.Join(dir, "init.yaml")
-	if err := os.WriteFile(initCfg, []byte(ConfigYAML(targetsURL, Single("init", n))), 0o644); err != nil {
-		return res, cost, fmt.Errorf("bench: %w", err)
+	initCfg := filepath.Join(dir, "init.json")
+	if err := localrun.WriteCompiled(initCfg, ConfigYAML(targetsURL, Single("init", n))); err != nil {
+		return res, cost, err
 	}
 	env := append(s.Moto.Env(),
 		"VIGIL_TABLE="+localrun.TableName,

@@ -124,10 +124,10 @@ func BuildInitFixture(ctx context.Context, root, dir, function string, sizes ...
 		return nil, fmt.Errorf("bench: build %s: %w: %s", function, err, out)
 	}
 	for _, n := range sizes {
-		path := filepath.Join(dir, fmt.Sprintf("init-%d.yaml", n))
+		path := filepath.Join(dir, fmt.Sprintf("init-%d.json", n))
 		text := ConfigYAML(initEndpoint, Single(fmt.Sprintf("s%d-one", n), n), Many(fmt.Sprintf("s%d-four", n), n))
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			return nil, fmt.Errorf("bench: %w", err)
+		if err := localrun.WriteCompiled(path, text); err != nil {
+			return nil, err
 		}
 		f.configs[n] = path
 	}

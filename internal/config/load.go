@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -50,7 +51,17 @@ func parse(data []byte) (*Document, error) {
 // decode parses the document once, strictly. An explicit "weight: 0" is
 // told from no weight in this same pass (see Component.writtenWeight): a
 // second parse only for that would double the cold start's config time.
+//
+// A JSON document (the compiled form that `sam build` bundles, or JSON
+// written by a tool) is read by encoding/json, about three times faster
+// than the YAML parser: at 1,000 components that is most of a cold
+// start. JSON is YAML, so when the JSON reading fails the YAML decoder
+// reads the same bytes and reports the problem with its line and the
+// integration and component it is in.
 func decode(data []byte) (*Document, error) {
+	if doc, ok := decodeJSON(data); ok {
+		return doc, nil
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	var doc Document
@@ -70,6 +81,38 @@ func decode(data []byte) (*Document, error) {
 		return nil, errors.New("decode: more than one YAML document in the stream")
 	}
 	return &doc, nil
+}
+
+// decodeJSON reads data as one JSON object into a Document, refusing
+// unknown fields and trailing data; ok is false when data is not such a
+// document, which decode then hands to the YAML decoder. Unlike YAML,
+// encoding/json matches keys case-insensitively and keeps the last of a
+// repeated key; a compiled document has neither.
+func decodeJSON(data []byte) (*Document, bool) {
+	if trimmed := bytes.TrimLeft(data, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
+		return nil, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var doc Document
+	if err := dec.Decode(&doc); err != nil {
+		return nil, false
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, false
+	}
+	return &doc, true
+}
+
+// Compile is the document as the functions load it fastest: validated,
+// defaults filled, as one line of JSON. Parse reads it back to the same
+// document; `vigil-local compile` writes it for `sam build`.
+func Compile(doc *Document) ([]byte, error) {
+	data, err := json.Marshal(doc)
+	if err != nil {
+		return nil, fmt.Errorf("config: compile: %w", err)
+	}
+	return append(data, '\n'), nil
 }
 
 // LoadFile reads and parses the document at path (see Parse).

@@ -23,16 +23,31 @@ func benchDocument(n int) []byte {
 // BenchmarkParse measures what a cold start spends on the document:
 //
 //	go test -run '^$' -bench Parse -benchmem ./internal/config/
+//
+// once as written (YAML) and once compiled (what `sam build` bundles).
 func BenchmarkParse(b *testing.B) {
 	for _, n := range []int{10, 1000} {
 		data := benchDocument(n)
-		b.Run(fmt.Sprintf("components=%d", n), func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := Parse(data); err != nil {
-					b.Fatal(err)
+		doc, err := Parse(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		compiled, err := Compile(doc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, form := range []struct {
+			name string
+			data []byte
+		}{{"yaml", data}, {"compiled", compiled}} {
+			b.Run(fmt.Sprintf("components=%d/%s", n, form.name), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := Parse(form.data); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }

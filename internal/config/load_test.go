@@ -19,7 +19,13 @@ func TestWeightAsWritten(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]float64{"orchestrator": 0, "flow-zero": 0, "tilde": 1, "half": 0.5, "absent": 1}
+	wantWeights(t, doc, map[string]float64{"orchestrator": 0, "flow-zero": 0, "tilde": 1, "half": 0.5, "absent": 1})
+}
+
+// wantWeights checks the first integration's component weights by name and
+// the first control's explicit weight 0.
+func wantWeights(t *testing.T, doc *Document, want map[string]float64) {
+	t.Helper()
 	for _, c := range doc.Integrations[0].Components {
 		if c.Weight != want[c.Name] {
 			t.Errorf("component %s: weight %v, want %v", c.Name, c.Weight, want[c.Name])

@@ -109,7 +109,7 @@ type Component struct {
 	// without scoring) only when written explicitly. The document's value
 	// is decoded into writtenWeight and copied here by
 	// ValidateAndSetDefaults.
-	Weight float64 `yaml:"-" json:"weight,omitempty"`
+	Weight float64 `yaml:"-" json:"-"`
 
 	// Destinations refused by default (SPEC §10) that this component may reach.
 	AllowLoopback  bool `yaml:"allow_loopback,omitempty" json:"allow_loopback,omitempty"`
@@ -122,15 +122,16 @@ type Component struct {
 
 	// writtenWeight receives the document's weight key in the one strict
 	// decode of the document: its pointer tells an explicit 0 from no
-	// weight, which a float64 cannot. Inlined, so the key stays "weight"
-	// and an unknown key is still refused by the decoder.
-	writtenWeight `yaml:",inline" json:"-"`
+	// weight, which a float64 cannot. Inlined (and promoted in JSON), so
+	// the key stays "weight", an unknown key is still refused by the
+	// decoder, and a compiled document keeps "no weight" as no weight.
+	writtenWeight `yaml:",inline"`
 }
 
 // writtenWeight is a component's weight as the document wrote it; nil when
 // it wrote none.
 type writtenWeight struct {
-	Written *float64 `yaml:"weight,omitempty"`
+	Written *float64 `yaml:"weight,omitempty" json:"weight,omitempty"`
 }
 
 // IsCritical reports whether the component's failure fails the integration.

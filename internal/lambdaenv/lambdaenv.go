@@ -35,7 +35,7 @@ type Settings struct {
 	WarningTopicARN  string
 	CriticalTopicARN string
 	StateMachineARN  string // VIGIL_STATE_MACHINE_ARN (HealthCheck only)
-	ConfigFile       string // VIGIL_CONFIG_FILE, default vigil.yaml beside the bootstrap
+	ConfigFile       string // VIGIL_CONFIG_FILE, default vigil.json (the compiled document) beside the bootstrap
 	ConfigParameter  string // VIGIL_CONFIG_PARAMETER: SSM parameter holding the document; wins over the file
 	// StackName (VIGIL_STACK_NAME) prefixes the alarm names of each
 	// integration, so maintenance windows can hold them; empty: no alarms.
@@ -80,7 +80,7 @@ func FromEnv() (Settings, error) {
 		WarningTopicARN:  os.Getenv("VIGIL_WARNING_TOPIC_ARN"),
 		CriticalTopicARN: os.Getenv("VIGIL_CRITICAL_TOPIC_ARN"),
 		StateMachineARN:  os.Getenv("VIGIL_STATE_MACHINE_ARN"),
-		ConfigFile:       getenv("VIGIL_CONFIG_FILE", "vigil.yaml"),
+		ConfigFile:       getenv("VIGIL_CONFIG_FILE", "vigil.json"),
 		ConfigParameter:  os.Getenv("VIGIL_CONFIG_PARAMETER"),
 		StackName:        os.Getenv("VIGIL_STACK_NAME"),
 	}

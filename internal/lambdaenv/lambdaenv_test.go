@@ -55,7 +55,7 @@ func TestFromEnv(t *testing.T) {
 		{"bad log level", map[string]string{"VIGIL_TABLE": "t", "LOG_LEVEL": "loud"}, "LOG_LEVEL", nil},
 		{"bad concurrency", map[string]string{"VIGIL_TABLE": "t", "VIGIL_PROBE_CONCURRENCY": "0"}, "VIGIL_PROBE_CONCURRENCY", nil},
 		{"defaults beside the bootstrap", map[string]string{"VIGIL_TABLE": "t", "LAMBDA_TASK_ROOT": "/var/task", "LOG_LEVEL": "debug"}, "", func(t *testing.T, s Settings) {
-			if s.ConfigFile != filepath.Join("/var/task", "vigil.yaml") || s.Namespace != "Vigil" || s.LogLevel != slog.LevelDebug {
+			if s.ConfigFile != filepath.Join("/var/task", "vigil.json") || s.Namespace != "Vigil" || s.LogLevel != slog.LevelDebug {
 				t.Fatalf("settings = %+v", s)
 			}
 		}},

@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/vigil-monitor/vigil/internal/awsenv"
+	"github.com/vigil-monitor/vigil/internal/config"
 	"github.com/vigil-monitor/vigil/internal/emulator"
 	"github.com/vigil-monitor/vigil/internal/store"
 )
@@ -458,8 +459,24 @@ func (s *Stack) renderConfig(root, src string) error {
 	if err != nil {
 		return err
 	}
-	s.ConfigPath = filepath.Join(s.Dir, "vigil.yaml")
-	if err := os.WriteFile(s.ConfigPath, []byte(text), 0o644); err != nil {
+	// The functions load the compiled document, as `sam build` bundles it.
+	s.ConfigPath = filepath.Join(s.Dir, "vigil.json")
+	return WriteCompiled(s.ConfigPath, text)
+}
+
+// WriteCompiled validates the YAML document text and writes it to path
+// compiled (config.Compile), as `sam build` bundles it beside each
+// bootstrap, so a local function reads what a deployed one reads.
+func WriteCompiled(path, text string) error {
+	doc, err := config.Parse([]byte(text))
+	if err != nil {
+		return fmt.Errorf("localrun: %w", err)
+	}
+	compiled, err := config.Compile(doc)
+	if err != nil {
+		return fmt.Errorf("localrun: %w", err)
+	}
+	if err := os.WriteFile(path, compiled, 0o644); err != nil {
 		return fmt.Errorf("localrun: write config: %w", err)
 	}
 	return nil

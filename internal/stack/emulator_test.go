@@ -180,7 +180,7 @@ func TestStackOnEmulator(t *testing.T) {
 	t.Run("functions", func(t *testing.T) {
 		common := map[string]string{
 			"VIGIL_TABLE": outputs["TableName"], "VIGIL_NAMESPACE": "Vigil",
-			"VIGIL_CONFIG_FILE": "vigil.yaml", "VIGIL_CONFIG_PARAMETER": "", "LOG_LEVEL": "info",
+			"VIGIL_CONFIG_FILE": "vigil.json", "VIGIL_CONFIG_PARAMETER": "", "LOG_LEVEL": "info",
 			// Empty in AWS: declared so sam local invoke can set it.
 			"AWS_ENDPOINT_URL": "",
 		}
